@@ -1,0 +1,253 @@
+"""Feature parameters and MFCC segments: the one place that owns them.
+
+Every other module imports these names and never restates them. The values are
+saved into the model's metadata when it is trained, and `model.artifact` refuses to
+load a model whose metadata disagrees with `FeatureConfig()` built from this module.
+
+Pipeline: decoded mono audio at SAMPLE_RATE -> loudness normalised -> one MFCC matrix
+for the whole recording -> sliced into overlapping segments of FRAMES_PER_SEGMENT
+frames, SEGMENT_HOP_FRAMES apart. A recording shorter than one segment is repeated
+(looped) to fill it, so the network always sees music rather than padding silence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import librosa
+import numpy as np
+import scipy.fft
+
+SAMPLE_RATE = 22050  # Hz; GTZAN's own rate
+N_FFT = 2048  # samples per STFT window (93 ms)
+HOP_LENGTH = 512  # samples between MFCC frames (23 ms)
+N_MELS = 128  # mel bands before the DCT (librosa's default)
+N_MFCC = 20  # MFCC coefficients kept per frame
+SEGMENT_SECONDS = 3.0  # length of one classified segment
+SEGMENT_HOP_SECONDS = 1.5  # distance between segment starts (50 % overlap)
+TARGET_RMS_DBFS = -20.0  # every recording is scaled to this RMS level before MFCC
+TOP_DB = 80.0  # dynamic range kept by the log-mel step (librosa's default)
+
+MIN_SECONDS = 1.0  # shorter audio is rejected as too short to mean anything
+MAX_SECONDS = 600.0  # longer audio is cut: only its first MAX_SECONDS are analysed
+SILENCE_PEAK = 1e-4  # a recording whose peak stays below this (-80 dBFS) is silent
+
+# Derived values: whole numbers of samples and frames.
+SEGMENT_SAMPLES = round(SEGMENT_SECONDS * SAMPLE_RATE)
+FRAMES_PER_SEGMENT = 1 + SEGMENT_SAMPLES // HOP_LENGTH  # librosa pads by n_fft//2 (center=True)
+SEGMENT_HOP_FRAMES = round(SEGMENT_HOP_SECONDS * SAMPLE_RATE / HOP_LENGTH)
+SECONDS_PER_FRAME = HOP_LENGTH / SAMPLE_RATE
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter that shapes the network's input; saved with the model.
+
+    The defaults are this module's constants; training experiments may vary them
+    (e.g. ``FeatureConfig(n_mfcc=40)``), but the committed model must use the defaults.
+    """
+
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = N_FFT
+    hop_length: int = HOP_LENGTH
+    n_mels: int = N_MELS
+    n_mfcc: int = N_MFCC
+    segment_seconds: float = SEGMENT_SECONDS
+    segment_hop_seconds: float = SEGMENT_HOP_SECONDS
+    target_rms_dbfs: float = TARGET_RMS_DBFS
+    top_db: float = TOP_DB
+    deltas: bool = False  # add first and second MFCC deltas as channels 2 and 3
+
+    @property
+    def segment_samples(self) -> int:
+        return round(self.segment_seconds * self.sample_rate)
+
+    @property
+    def frames_per_segment(self) -> int:
+        return 1 + self.segment_samples // self.hop_length
+
+    @property
+    def segment_hop_frames(self) -> int:
+        return max(1, round(self.segment_hop_seconds * self.sample_rate / self.hop_length))
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.hop_length / self.sample_rate
+
+    @property
+    def n_channels(self) -> int:
+        return 3 if self.deltas else 1
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The network's input shape: (frames, coefficients, channels)."""
+        return (self.frames_per_segment, self.n_mfcc, self.n_channels)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FeatureConfig":
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown feature parameters: {', '.join(unknown)}")
+        return cls(**values)
+
+
+DEFAULT_CONFIG = FeatureConfig()
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_dct_basis(
+    *, sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mel filter bank (n_mels, 1 + n_fft//2) and DCT-II matrix (n_mfcc, n_mels), built once."""
+    mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+    dct = scipy.fft.dct(np.eye(n_mels, dtype=np.float64), type=2, norm="ortho", axis=0)
+    return mel, dct[:n_mfcc].astype(np.float32)
+
+
+def normalise_loudness(y: np.ndarray, *, target_rms_dbfs: float = TARGET_RMS_DBFS) -> np.ndarray:
+    """Scale audio to a fixed RMS level so that recording gain does not change the MFCC.
+
+    Parameters
+    ----------
+    y : (n_samples,) float32, not silent.
+
+    Returns
+    -------
+    (n_samples,) float32 with RMS ``10 ** (target_rms_dbfs / 20)``.
+    """
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+    if rms <= 0.0:
+        return y.astype(np.float32, copy=True)
+    return (y * (10.0 ** (target_rms_dbfs / 20.0) / rms)).astype(np.float32)
+
+
+def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """MFCC matrix of a whole recording, equal to ``librosa.feature.mfcc`` with the same parameters.
+
+    Computed as librosa does (power STFT, mel filter bank, ``power_to_db``, orthonormal
+    DCT-II), with the filter bank and DCT built once per parameter set.
+
+    Parameters
+    ----------
+    y : (n_samples,) float32 mono audio at ``config.sample_rate``.
+
+    Returns
+    -------
+    (1 + n_samples // hop_length, n_mfcc) float32: time along the first axis.
+    """
+    mel_basis, dct = _mel_dct_basis(
+        sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, n_mfcc=config.n_mfcc
+    )
+    spectrum = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
+    mel_power = mel_basis @ spectrum  # (n_mels, n_frames)
+    log_mel = librosa.power_to_db(mel_power, top_db=config.top_db)
+    return np.ascontiguousarray((dct @ log_mel).T, dtype=np.float32)
+
+
+def add_deltas(coefficients: np.ndarray) -> np.ndarray:
+    """Stack MFCC with its first and second time derivatives as channels.
+
+    Parameters
+    ----------
+    coefficients : (n_frames, n_mfcc)
+
+    Returns
+    -------
+    (n_frames, n_mfcc, 3)
+    """
+    width = min(9, coefficients.shape[0] - (1 - coefficients.shape[0] % 2))
+    d1 = librosa.feature.delta(coefficients, width=width, order=1, axis=0)
+    d2 = librosa.feature.delta(coefficients, width=width, order=2, axis=0)
+    return np.stack([coefficients, d1, d2], axis=-1).astype(np.float32)
+
+
+def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """First frame of every segment: a regular grid, plus one segment flush with the end.
+
+    Parameters
+    ----------
+    n_frames : frames in the recording's MFCC, at least ``config.frames_per_segment``.
+
+    Returns
+    -------
+    (n_segments,) int64, increasing; the last segment ends at ``n_frames``.
+    """
+    width = config.frames_per_segment
+    if n_frames < width:
+        raise ValueError(f"need at least {width} frames, got {n_frames}")
+    starts = np.arange(0, n_frames - width + 1, config.segment_hop_frames, dtype=np.int64)
+    if starts[-1] + width < n_frames:
+        starts = np.append(starts, n_frames - width)
+    return starts
+
+
+def fill_to_segment(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Loop audio shorter than one segment until it fills exactly one segment.
+
+    Parameters
+    ----------
+    y : (n_samples,)
+
+    Returns
+    -------
+    (max(n_samples, config.segment_samples),): ``y`` itself when already long enough.
+    """
+    if y.shape[0] >= config.segment_samples:
+        return y
+    return np.resize(y, config.segment_samples)
+
+
+@dataclasses.dataclass(frozen=True)
+class Segments:
+    """MFCC segments of one recording and where they lie in it.
+
+    Attributes
+    ----------
+    features : (n_segments, frames_per_segment, n_mfcc, n_channels) float32, not normalised.
+    starts, ends : (n_segments,) float64 seconds within the recording (ends clipped to its duration).
+    duration : seconds of audio that was analysed.
+    looped : True when the recording was shorter than one segment and was repeated to fill it.
+    """
+
+    features: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    duration: float
+    looped: bool
+
+
+def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> Segments:
+    """Cut a recording into overlapping MFCC segments.
+
+    Parameters
+    ----------
+    y : (n_samples,) float32 mono audio at ``config.sample_rate``, validated (finite, not silent).
+
+    Returns
+    -------
+    Segments whose ``features`` has shape (n_segments, frames_per_segment, n_mfcc, n_channels).
+    """
+    duration = y.shape[0] / config.sample_rate
+    filled = fill_to_segment(normalise_loudness(y, target_rms_dbfs=config.target_rms_dbfs), config=config)
+    matrix = mfcc(filled, config=config)
+    if config.deltas:
+        matrix = add_deltas(matrix)
+    else:
+        matrix = matrix[:, :, np.newaxis]
+    starts = segment_frame_starts(matrix.shape[0], config=config)
+    window = np.arange(config.frames_per_segment)
+    features = matrix[starts[:, np.newaxis] + window]  # (n_segments, frames, n_mfcc, channels)
+    start_seconds = starts * config.seconds_per_frame
+    end_seconds = np.minimum(start_seconds + config.segment_seconds, duration)
+    return Segments(
+        features=np.ascontiguousarray(features, dtype=np.float32),
+        starts=start_seconds,
+        ends=end_seconds,
+        duration=duration,
+        looped=y.shape[0] < config.segment_samples,
+    )

@@ -1,0 +1,83 @@
+"""Keras 3 Functional networks over MFCC segments.
+
+Input: (frames, n_mfcc, channels), time along the first axis. The layer that Grad-CAM
+reads is named GRADCAM_LAYER. Our network pools the coefficient axis at most twice,
+so with 20 MFCCs that layer keeps 5 cells along it: the heatmap can say which
+coefficients mattered, not only when.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+GRADCAM_LAYER = "gradcam_conv"
+
+
+def _conv_block(x, *, filters: int, kernel: tuple[int, int], name: str):
+    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def build_genre_cnn(
+    *,
+    input_shape: tuple[int, int, int],
+    n_genres: int,
+    width: int = 32,
+    dropout: float = 0.3,
+    l2: float = 1e-4,
+) -> keras.Model:
+    """Our CNN: four conv blocks, global average pooling, softmax.
+
+    Parameters
+    ----------
+    input_shape : (frames, n_mfcc, channels)
+    n_genres : number of output classes
+    width : filters in the first block; blocks use width, 2*width, 4*width, 4*width.
+
+    Returns
+    -------
+    A Functional model mapping (batch, frames, n_mfcc, channels) to (batch, n_genres)
+    probabilities, with a Conv2D layer named GRADCAM_LAYER at 1/4 of the input's time
+    resolution and 1/4 of its coefficient resolution.
+    """
+    regulariser = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs = keras.Input(shape=input_shape, name="mfcc")
+    x = _conv_block(inputs, filters=width, kernel=(3, 3), name="block1")
+    x = layers.MaxPooling2D((2, 2), name="block1_pool")(x)
+    x = _conv_block(x, filters=2 * width, kernel=(3, 3), name="block2")
+    x = layers.MaxPooling2D((2, 2), name="block2_pool")(x)
+    x = _conv_block(x, filters=4 * width, kernel=(3, 3), name="block3")
+    x = layers.Conv2D(
+        4 * width, (3, 3), padding="same", kernel_regularizer=regulariser, name=GRADCAM_LAYER
+    )(x)
+    x = layers.BatchNormalization(name="block4_bn")(x)
+    x = layers.Activation("relu", name="block4_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(
+        n_genres, activation="softmax", kernel_regularizer=regulariser, name="genre"
+    )(x)
+    return keras.Model(inputs, outputs, name="genre_cnn")
+
+
+def build_seed_cnn(*, input_shape: tuple[int, int, int], n_genres: int) -> keras.Model:
+    """The seed project's network, rebuilt faithfully as a baseline (Functional, for Grad-CAM).
+
+    Three blocks of Conv2D (64 3x3, 64 3x3, 64 2x2), each followed by max-pooling and
+    batch-norm; dense 128-64-32 with dropout 0.3; softmax. Input (frames, 13, 1) in the seed.
+    """
+    inputs = keras.Input(shape=input_shape, name="mfcc")
+    x = inputs
+    for index, kernel in enumerate([(3, 3), (3, 3), (2, 2)], start=1):
+        name = GRADCAM_LAYER if index == 3 else f"seed_conv{index}"
+        x = layers.Conv2D(64, kernel, activation="relu", name=name)(x)
+        x = layers.MaxPooling2D((3, 3) if index < 3 else (2, 2), strides=(2, 2), padding="same")(x)
+        x = layers.BatchNormalization()(x)
+    x = layers.Flatten()(x)
+    for units in (128, 64, 32):
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(n_genres, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="seed_cnn")

@@ -1,0 +1,1 @@
+"""GTZAN loading, artist-filtered splits, training, evaluation and comparison."""

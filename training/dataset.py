@@ -1,0 +1,147 @@
+"""Clips -> MFCC segments with labels, through the same decoding and features as inference.
+
+Audio-level augmentations (pitch shift, time stretch, noise, band-limiting) are computed
+offline, once per clip, and cached under ``training/cache/`` with the features.
+Splits are by clip: segments are cut after the split, so no clip has segments on both sides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from model.audio import load_audio
+from model.features import FeatureConfig, mfcc_segments
+from training.data import Clip
+
+CACHE_DIR = Path(__file__).resolve().parent / "cache"
+AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass")
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentSet:
+    """Segments of many clips.
+
+    Attributes
+    ----------
+    features : (n_segments, frames, n_mfcc, channels) float32, not normalised.
+    labels : (n_segments,) int genre index.
+    clip_index : (n_segments,) int index into ``clips``.
+    clips : the clips, in the order ``clip_index`` refers to.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    clip_index: np.ndarray
+    clips: tuple[Clip, ...]
+
+    def clip_labels(self, genres: Sequence[str]) -> np.ndarray:
+        """(n_clips,) genre index of each clip."""
+        return np.array([genres.index(clip.genre) for clip in self.clips], dtype=np.int64)
+
+
+def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> np.ndarray:
+    """One audio-level augmentation of mono audio (n_samples,) -> (m_samples,) float32."""
+    import librosa
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    if kind == "pitch_up":
+        return librosa.effects.pitch_shift(y, sr=sample_rate, n_steps=float(rng.uniform(1.0, 2.0)))
+    if kind == "pitch_down":
+        return librosa.effects.pitch_shift(y, sr=sample_rate, n_steps=-float(rng.uniform(1.0, 2.0)))
+    if kind == "stretch_fast":
+        return librosa.effects.time_stretch(y, rate=float(rng.uniform(1.08, 1.15)))
+    if kind == "stretch_slow":
+        return librosa.effects.time_stretch(y, rate=float(rng.uniform(0.87, 0.93)))
+    if kind == "noise":
+        snr_db = float(rng.uniform(15.0, 30.0))
+        power = float(np.mean(y.astype(np.float64) ** 2))
+        noise = rng.standard_normal(y.shape[0]) * np.sqrt(power / 10 ** (snr_db / 10))
+        return (y + noise).astype(np.float32)
+    if kind == "lowpass":
+        cutoff = float(rng.uniform(3000.0, 5000.0))
+        sos = scipy.signal.butter(8, cutoff, btype="low", fs=sample_rate, output="sos")
+        return scipy.signal.sosfilt(sos, y).astype(np.float32)
+    raise ValueError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
+
+
+def _config_key(config: FeatureConfig) -> str:
+    return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _clip_features(task: tuple[Clip, str, FeatureConfig, Path | None]) -> np.ndarray:
+    """Features of one clip and variant ("clean" or an augmentation), cached on disk."""
+    clip, variant, config, cache_dir = task
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = cache_dir / _config_key(config) / variant / f"{clip.clip_id}.npy"
+        if cache_file.is_file():
+            return np.load(cache_file)
+    samples = load_audio(clip.path).samples
+    if variant != "clean":
+        seed = int(hashlib.sha1(f"{clip.clip_id}/{variant}".encode()).hexdigest()[:8], 16)
+        samples = augment_audio(samples, kind=variant, sample_rate=config.sample_rate, seed=seed)
+    features = mfcc_segments(samples, config=config).features
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache_file, features)
+    return features
+
+
+def build_segments(
+    clips: Sequence[Clip],
+    *,
+    genres: Sequence[str],
+    config: FeatureConfig,
+    variants: Sequence[str] = ("clean",),
+    cache_dir: Path | None = CACHE_DIR,
+    workers: int = 2,
+) -> SegmentSet:
+    """Decode every clip (and each augmented variant) and cut it into labelled segments.
+
+    Parameters
+    ----------
+    clips : the clips of one split.
+    genres : class order (index = label).
+    variants : "clean" and/or names from AUGMENTATIONS; each adds a full copy of the clips.
+
+    Returns
+    -------
+    SegmentSet; augmented segments keep their clip's index, so per-clip evaluation
+    must use the clean variant alone.
+    """
+    tasks = [(clip, variant, config, cache_dir) for variant in variants for clip in clips]
+    if workers > 1 and len(tasks) > 4:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            arrays = list(pool.map(_clip_features, tasks, chunksize=4))
+    else:
+        arrays = [_clip_features(task) for task in tasks]
+    index_of = {clip.clip_id: position for position, clip in enumerate(clips)}
+    labels, clip_index = [], []
+    for (clip, _, _, _), array in zip(tasks, arrays):
+        labels.append(np.full(array.shape[0], genres.index(clip.genre), dtype=np.int64))
+        clip_index.append(np.full(array.shape[0], index_of[clip.clip_id], dtype=np.int64))
+    return SegmentSet(
+        features=np.concatenate(arrays).astype(np.float32),
+        labels=np.concatenate(labels),
+        clip_index=np.concatenate(clip_index),
+        clips=tuple(clips),
+    )
+
+
+def per_clip_probabilities(
+    segment_probabilities: np.ndarray, clip_index: np.ndarray, *, n_clips: int, method: str = "mean"
+) -> np.ndarray:
+    """Aggregate segment probabilities (n_segments, n_genres) into (n_clips, n_genres)."""
+    from model.classifier import aggregate
+
+    return np.stack(
+        [aggregate(segment_probabilities[clip_index == clip], method=method) for clip in range(n_clips)]
+    )

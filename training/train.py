@@ -1,0 +1,293 @@
+"""Train the genre CNN on GTZAN's artist-filtered `train` split, choose the epoch on `valid`.
+
+    python -m training.train --data ../shared/gtzan            # the committed model
+    python -m training.train --data ~/GTZAN/genres_original    # a full GTZAN download
+    python -m training.train --data ../shared/gtzan --smoke --out /tmp/smoke.keras
+
+Writes ``<out>.keras`` and ``<out>.json`` (the metadata contract, see model/artifact.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# ---- settings (defaults of the committed model; each is a command-line option) ----
+SEED = 1234  # every random choice: weights, batches, masks, mixup
+EPOCHS = 60  # upper bound; the epoch with the best valid per-clip accuracy is kept
+BATCH_SIZE = 32  # segments per step
+LEARNING_RATE = 1e-3  # Adam, with cosine decay to 5 % of it
+WIDTH = 32  # filters in the first conv block
+DROPOUT = 0.3  # before the softmax layer
+L2 = 1e-4  # weight decay on the last conv and the output layer
+LABEL_SMOOTHING = 0.1  # softens one-hot targets: GTZAN labels are noisy
+MIXUP_ALPHA = 0.2  # Beta(a, a) mixing of segment pairs; 0 turns mixup off
+TIME_MASKS = 2  # SpecAugment: masked time stripes per segment, each up to 12 frames
+COEFF_MASKS = 1  # SpecAugment: masked coefficient stripes per segment, each up to 3 coefficients
+AUGMENT = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass")  # offline copies
+CLIP_BALANCE = 0.5  # segment weight ~ 1 / segments_in_clip ** CLIP_BALANCE: long clips do not drown snippets
+SMOKE_CLIPS_PER_GENRE = 1  # --smoke: clips per genre and split
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    seed: int = SEED
+    epochs: int = EPOCHS
+    batch_size: int = BATCH_SIZE
+    learning_rate: float = LEARNING_RATE
+    width: int = WIDTH
+    dropout: float = DROPOUT
+    l2: float = L2
+    label_smoothing: float = LABEL_SMOOTHING
+    mixup_alpha: float = MIXUP_ALPHA
+    time_masks: int = TIME_MASKS
+    coeff_masks: int = COEFF_MASKS
+    augment: tuple[str, ...] = AUGMENT
+    clip_balance: float = CLIP_BALANCE
+    class_balance: bool = True
+    architecture: str = "genre_cnn"
+
+
+def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float,
+                    class_balance: bool) -> np.ndarray:
+    """Per-segment weights (n_segments,), mean 1: down-weight segments of long clips, balance genres."""
+    per_clip = np.bincount(clip_index)
+    weights = 1.0 / per_clip[clip_index].astype(np.float64) ** clip_balance
+    if class_balance:
+        mass = np.bincount(labels, weights=weights, minlength=n_genres)
+        weights = weights / np.maximum(mass[labels], 1e-9)
+    return (weights / weights.mean()).astype(np.float32)
+
+
+def spec_augment(batch: np.ndarray, *, rng: np.random.Generator, time_masks: int, coeff_masks: int) -> np.ndarray:
+    """SpecAugment-style masks on normalised inputs (n, frames, n_mfcc, channels): masked cells become 0 (the mean)."""
+    batch = batch.copy()
+    n, frames, coeffs, _ = batch.shape
+    for item in range(n):
+        for _ in range(time_masks):
+            width = int(rng.integers(0, 13))
+            start = int(rng.integers(0, max(1, frames - width)))
+            batch[item, start : start + width] = 0.0
+        for _ in range(coeff_masks):
+            width = int(rng.integers(0, 4))
+            start = int(rng.integers(1, max(2, coeffs - width)))
+            batch[item, :, start : start + width] = 0.0
+    return batch
+
+
+def make_batches(inputs, targets, weights, *, settings: Settings, n_genres: int):
+    """A keras PyDataset that shuffles, masks and mixes the training segments every epoch."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(settings.seed)
+            self.order = self.rng.permutation(inputs.shape[0])
+
+        def __len__(self):
+            return int(np.ceil(inputs.shape[0] / settings.batch_size))
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(inputs.shape[0])
+
+        def __getitem__(self, index):
+            rows = self.order[index * settings.batch_size : (index + 1) * settings.batch_size]
+            x = spec_augment(inputs[rows], rng=self.rng, time_masks=settings.time_masks,
+                             coeff_masks=settings.coeff_masks)
+            y = np.eye(n_genres, dtype=np.float32)[targets[rows]]
+            w = weights[rows]
+            if settings.mixup_alpha > 0:
+                lam = self.rng.beta(settings.mixup_alpha, settings.mixup_alpha, size=(len(rows), 1)).astype(np.float32)
+                lam = np.maximum(lam, 1.0 - lam)  # the first segment stays dominant
+                partner = self.rng.permutation(len(rows))
+                x = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[partner]
+                y = lam * y + (1.0 - lam) * y[partner]
+                w = lam[:, 0] * w + (1.0 - lam[:, 0]) * w[partner]
+            return x, y, w
+
+    return Batches()
+
+
+def clip_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of clips (n_clips, n_genres) whose top genre is the label (n_clips,)."""
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels)) if labels.size else float("nan")
+
+
+def train_network(train, valid, *, genres, config, settings: Settings, log=print):
+    """Fit a network on ``train`` segments; keep the epoch with the best per-clip valid accuracy.
+
+    Parameters
+    ----------
+    train, valid : training.dataset.SegmentSet; ``valid`` holds the clean variant only.
+
+    Returns
+    -------
+    (keras.Model with the chosen weights, mean (n_mfcc, channels), std (n_mfcc, channels), history dict)
+    """
+    import keras
+
+    from model.network import build_genre_cnn, build_seed_cnn
+    from training.dataset import per_clip_probabilities
+
+    keras.utils.set_random_seed(settings.seed)
+    mean = train.features.mean(axis=(0, 1)).astype(np.float32)
+    std = (train.features.std(axis=(0, 1)) + 1e-6).astype(np.float32)
+    train_x = (train.features - mean) / std
+    valid_x = (valid.features - mean) / std
+    n_genres = len(genres)
+    weights = segment_weights(train.labels, train.clip_index, n_genres=n_genres,
+                              clip_balance=settings.clip_balance, class_balance=settings.class_balance)
+    if settings.architecture == "seed":
+        network = build_seed_cnn(input_shape=config.input_shape, n_genres=n_genres)
+    else:
+        network = build_genre_cnn(input_shape=config.input_shape, n_genres=n_genres, width=settings.width,
+                                  dropout=settings.dropout, l2=settings.l2)
+    batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)
+    steps = max(1, len(batches) * settings.epochs)
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)
+    network.compile(optimizer=keras.optimizers.Adam(schedule),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing))
+    valid_labels = valid.clip_labels(genres)
+    history = {"valid_clip_accuracy": [], "loss": []}
+    best = {"accuracy": -1.0, "epoch": 0, "weights": None}
+
+    class ChooseOnValid(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            segment_p = network.predict(valid_x, batch_size=256, verbose=0)
+            clip_p = per_clip_probabilities(segment_p, valid.clip_index, n_clips=len(valid.clips))
+            accuracy = clip_accuracy(clip_p, valid_labels)
+            history["valid_clip_accuracy"].append(accuracy)
+            history["loss"].append(float(logs.get("loss", float("nan"))))
+            if accuracy > best["accuracy"]:
+                best.update(accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
+            log(f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+                f"valid per-clip accuracy {accuracy:.3f}  (best {best['accuracy']:.3f} @ {best['epoch']})")
+
+    network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[ChooseOnValid()])
+    network.set_weights(best["weights"])
+    history["best_epoch"] = best["epoch"]
+    history["best_valid_clip_accuracy"] = best["accuracy"]
+    return network, mean, std, history
+
+
+def smoke_subset(clips, *, per_genre: int = SMOKE_CLIPS_PER_GENRE):
+    """A few clips per genre and split, shortest kinds first, for a run of seconds."""
+    chosen, seen = [], {}
+    for clip in sorted(clips, key=lambda c: (c.kind != "snippet", c.clip_id)):
+        key = (clip.split, clip.genre)
+        if seen.get(key, 0) < per_genre:
+            chosen.append(clip)
+            seen[key] = seen.get(key, 0) + 1
+    return chosen
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="GTZAN folder (full download or ../shared/gtzan)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="model file to write (default: model/genre_cnn.keras; with --smoke: runs/smoke.keras)")
+    parser.add_argument("--smoke", action="store_true", help="whole path on a few clips, one epoch, no augmentation")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--dropout", type=float, default=DROPOUT)
+    parser.add_argument("--mixup", type=float, default=MIXUP_ALPHA)
+    parser.add_argument("--augment", default=",".join(AUGMENT), help="comma-separated offline augmentations, or 'none'")
+    parser.add_argument("--clip-balance", type=float, default=CLIP_BALANCE)
+    parser.add_argument("--no-class-balance", action="store_true")
+    parser.add_argument("--time-masks", type=int, default=TIME_MASKS)
+    parser.add_argument("--architecture", choices=("genre_cnn", "seed"), default="genre_cnn")
+    parser.add_argument("--n-mfcc", type=int, default=None, help="experiment: other than model/features.py")
+    parser.add_argument("--segment-seconds", type=float, default=None, help="experiment")
+    parser.add_argument("--hop-seconds", type=float, default=None, help="experiment")
+    parser.add_argument("--deltas", action="store_true", help="experiment: MFCC deltas as channels")
+    parser.add_argument("--no-cache", action="store_true", help="recompute features instead of reading training/cache")
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args) -> Settings:
+    augment = () if args.augment in ("", "none") else tuple(args.augment.split(","))
+    return Settings(seed=args.seed, epochs=args.epochs, width=args.width, dropout=args.dropout,
+                    mixup_alpha=args.mixup, augment=augment, clip_balance=args.clip_balance,
+                    class_balance=not args.no_class_balance, time_masks=args.time_masks,
+                    architecture=args.architecture)
+
+
+def config_from_args(args):
+    from model.features import FeatureConfig
+
+    overrides = {}
+    if args.n_mfcc is not None:
+        overrides["n_mfcc"] = args.n_mfcc
+    if args.segment_seconds is not None:
+        overrides["segment_seconds"] = args.segment_seconds
+    if args.hop_seconds is not None:
+        overrides["segment_hop_seconds"] = args.hop_seconds
+    if args.deltas:
+        overrides["deltas"] = True
+    return FeatureConfig(**overrides)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.time()
+    from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, save_artifact
+    from training.data import data_summary, discover_clips, genre_names
+    from training.dataset import CACHE_DIR, build_segments
+
+    settings = settings_from_args(args)
+    config = config_from_args(args)
+    clips = discover_clips(args.data)
+    genres = genre_names(clips)
+    if args.smoke:
+        clips = smoke_subset(clips)
+        settings = dataclasses.replace(settings, epochs=1, augment=())
+    out = args.out or (Path("runs/smoke.keras") if args.smoke else DEFAULT_MODEL_PATH)
+    train_clips = [clip for clip in clips if clip.split == "train"]
+    valid_clips = [clip for clip in clips if clip.split == "valid"]
+    if not train_clips or not valid_clips:
+        print(f"error: {args.data} has no train or no valid clips", file=sys.stderr)
+        return 2
+    print(f"{len(train_clips)} train clips, {len(valid_clips)} valid clips, genres: {', '.join(genres)}", flush=True)
+    cache = None if args.no_cache else CACHE_DIR
+    train = build_segments(train_clips, genres=genres, config=config, variants=("clean", *settings.augment),
+                           cache_dir=cache)
+    valid = build_segments(valid_clips, genres=genres, config=config, cache_dir=cache)
+    print(f"features ready in {time.time() - started:.0f} s: {train.features.shape[0]} train segments "
+          f"({len(settings.augment)} augmented copies), {valid.features.shape[0]} valid segments", flush=True)
+    network, mean, std, history = train_network(train, valid, genres=genres, config=config, settings=settings,
+                                                log=lambda line: print(line, flush=True))
+    metadata = ModelMetadata(
+        genres=genres,
+        features=config,
+        mean=mean,
+        std=std,
+        architecture=settings.architecture,
+        training={
+            "data": str(args.data.name),
+            "clips": data_summary(clips),
+            "settings": {**dataclasses.asdict(settings), "augment": list(settings.augment)},
+            "best_epoch": history["best_epoch"],
+            "seconds": round(time.time() - started, 1),
+            "smoke": bool(args.smoke),
+        },
+        metrics={"valid": {"clip_accuracy": round(history["best_valid_clip_accuracy"], 4),
+                           "clips": len(valid_clips), "chosen_on": "valid"}},
+    )
+    save_artifact(network, metadata, path=out)
+    print(f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch "
+          f"{history['best_epoch']}; wrote {out} and {out.with_suffix('.json')} "
+          f"in {time.time() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())
