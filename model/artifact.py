@@ -144,7 +144,10 @@ def load_artifact(
     -------
     (keras.Model, ModelMetadata)
     """
-    import keras  # imported here so that reading metadata needs no TensorFlow
+    from model.runtime import import_tensorflow
+
+    import_tensorflow()  # here, so that reading metadata needs no TensorFlow
+    import keras
 
     path = Path(path)
     metadata = read_metadata(path)

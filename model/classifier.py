@@ -13,6 +13,7 @@ from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, load_artifact
 from model.audio import AudioSource, load_audio
 from model.errors import AudioInputError
 from model.features import MAX_SECONDS, Segments, mfcc_segments
+from model.runtime import import_tensorflow
 
 BATCH_SIZE = 64  # segments per network call; bounds memory for long recordings
 
@@ -113,8 +114,7 @@ class GenreClassifier:
     """
 
     def __init__(self, network, metadata: ModelMetadata) -> None:
-        import tensorflow as tf
-
+        tf = import_tensorflow()
         self.network = network
         self.metadata = metadata
         self._lock = threading.Lock()

@@ -1,0 +1,92 @@
+"""Feature maths on synthetic signals: shapes, derived constants, equality with librosa."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+
+from model import features
+from model.features import FeatureConfig, mfcc, mfcc_segments, segment_frame_starts
+
+
+def tone(seconds: float, *, rate: int = features.SAMPLE_RATE, frequency: float = 440.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * frequency * time) + 0.01 * rng.standard_normal(time.size)).astype(np.float32)
+
+
+def test_frames_per_segment_is_what_librosa_returns():
+    segment = tone(features.SEGMENT_SECONDS)
+    assert segment.shape[0] == features.SEGMENT_SAMPLES
+    reference = librosa.feature.mfcc(
+        y=segment, sr=features.SAMPLE_RATE, n_mfcc=features.N_MFCC,
+        n_fft=features.N_FFT, hop_length=features.HOP_LENGTH, n_mels=features.N_MELS,
+    )
+    assert reference.shape == (features.N_MFCC, features.FRAMES_PER_SEGMENT)
+    assert FeatureConfig().input_shape == (features.FRAMES_PER_SEGMENT, features.N_MFCC, 1)
+
+
+def test_derived_constants_are_exact():
+    assert features.SEGMENT_SAMPLES == features.SEGMENT_SECONDS * features.SAMPLE_RATE
+    hop_seconds = features.SEGMENT_HOP_FRAMES * features.SECONDS_PER_FRAME
+    assert abs(hop_seconds - features.SEGMENT_HOP_SECONDS) < features.SECONDS_PER_FRAME
+
+
+@pytest.mark.parametrize("seconds", [3.0, 7.3, 30.0])
+def test_mfcc_equals_librosa(seconds):
+    y = tone(seconds, seed=int(seconds * 10))
+    ours = mfcc(y)
+    reference = librosa.feature.mfcc(
+        y=y, sr=features.SAMPLE_RATE, n_mfcc=features.N_MFCC,
+        n_fft=features.N_FFT, hop_length=features.HOP_LENGTH, n_mels=features.N_MELS,
+    ).T
+    assert ours.shape == reference.shape == (1 + y.size // features.HOP_LENGTH, features.N_MFCC)
+    np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize("n_frames", [130, 131, 195, 196, 1292, 5000])
+def test_segments_cover_every_frame(n_frames):
+    width = features.FRAMES_PER_SEGMENT
+    starts = segment_frame_starts(n_frames)
+    assert starts[0] == 0
+    assert starts[-1] + width == n_frames
+    assert np.all(np.diff(starts) > 0)
+    assert np.all(np.diff(starts) <= features.SEGMENT_HOP_FRAMES)
+
+
+def test_segment_frame_starts_rejects_too_few_frames():
+    with pytest.raises(ValueError):
+        segment_frame_starts(features.FRAMES_PER_SEGMENT - 1)
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.5, 3.0, 4.2, 30.0, 61.7])
+def test_mfcc_segments_shapes_and_times(seconds):
+    y = tone(seconds)
+    segments = mfcc_segments(y)
+    n = segments.features.shape[0]
+    assert segments.features.shape == (n, features.FRAMES_PER_SEGMENT, features.N_MFCC, 1)
+    assert segments.features.dtype == np.float32 and np.all(np.isfinite(segments.features))
+    assert segments.starts[0] == 0.0
+    assert segments.ends[-1] == pytest.approx(seconds, abs=1e-6)
+    assert np.all(segments.starts[1:] <= segments.ends[:-1])  # no gap between segments
+    assert segments.looped == (seconds < features.SEGMENT_SECONDS)
+
+
+def test_loudness_does_not_change_features():
+    y = tone(6.0)
+    loud, quiet = mfcc_segments(y).features, mfcc_segments(y * 0.01).features
+    np.testing.assert_allclose(loud, quiet, rtol=1e-3, atol=1e-2)
+
+
+def test_deltas_add_two_channels():
+    config = FeatureConfig(deltas=True)
+    segments = mfcc_segments(tone(5.0), config=config)
+    assert segments.features.shape[1:] == config.input_shape == (features.FRAMES_PER_SEGMENT, features.N_MFCC, 3)
+
+
+def test_feature_config_round_trip_and_unknown_keys():
+    config = FeatureConfig(n_mfcc=40)
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown"):
+        FeatureConfig.from_dict({**config.to_dict(), "window": "hann"})
