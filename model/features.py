@@ -244,6 +244,7 @@ def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> S
     features = matrix[starts[:, np.newaxis] + window]  # (n_segments, frames, n_mfcc, channels)
     start_seconds = starts * config.seconds_per_frame
     end_seconds = np.minimum(start_seconds + config.segment_seconds, duration)
+    end_seconds[-1] = duration  # the last segment ends on the last frame, whose window reaches the end
     return Segments(
         features=np.ascontiguousarray(features, dtype=np.float32),
         starts=start_seconds,
