@@ -39,6 +39,8 @@ class ModelMetadata:
     gradcam_layer : name of the conv layer Grad-CAM reads.
     training : data summary and settings (clips per split and kind, epochs, seed, ...).
     metrics : measured figures, each with the split it was measured on.
+    clip_model : parameters of the clip-statistics model fused with the CNN (`model.clipstats`),
+        or None for the CNN alone.
     """
 
     genres: tuple[str, ...]
@@ -50,6 +52,7 @@ class ModelMetadata:
     architecture: str = "genre_cnn"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    clip_model: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class ModelMetadata:
             "architecture": self.architecture,
             "training": self.training,
             "metrics": self.metrics,
+            "clip_model": self.clip_model,
         }
 
     @classmethod
@@ -77,6 +81,7 @@ class ModelMetadata:
                 architecture=values.get("architecture", "genre_cnn"),
                 training=values.get("training", {}),
                 metrics=values.get("metrics", {}),
+                clip_model=values.get("clip_model"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model metadata is incomplete or malformed: {error}") from error

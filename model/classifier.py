@@ -11,6 +11,7 @@ import numpy as np
 
 from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, load_artifact
 from model.audio import AudioSource, load_audio
+from model.clipstats import ClipStatsModel
 from model.errors import AudioInputError
 from model.features import MAX_SECONDS, Segments, mfcc_segments
 from model.runtime import import_tensorflow
@@ -25,7 +26,11 @@ class Classification:
     Attributes
     ----------
     genres : class names, in the order of every probability vector.
-    probabilities : (n_genres,) the recording's probabilities, summing to 1.
+    probabilities : (n_genres,) the recording's probabilities, summing to 1: the CNN's
+        segment average, fused with the clip-statistics model when the artifact has one.
+    cnn_probabilities : (n_genres,) the CNN's part alone (its segments aggregated).
+    clip_probabilities : (n_genres,) the clip-statistics model's part, or None without one.
+    fusion_weight : the clip-statistics model's share in ``probabilities`` (0 without one).
     segment_probabilities : (n_segments, n_genres), each row summing to 1.
     starts, ends : (n_segments,) seconds within the recording.
     features : (n_segments, frames, n_mfcc, channels) MFCC as computed (not normalised).
@@ -45,6 +50,9 @@ class Classification:
     source_seconds: float
     truncated: bool
     looped: bool
+    cnn_probabilities: np.ndarray | None = None
+    clip_probabilities: np.ndarray | None = None
+    fusion_weight: float = 0.0
 
     @property
     def genre(self) -> str:
@@ -119,6 +127,7 @@ class GenreClassifier:
         self.metadata = metadata
         self._lock = threading.Lock()
         self._explainer = None
+        self.clip_model = ClipStatsModel.from_dict(metadata.clip_model) if metadata.clip_model else None
         signature = [tf.TensorSpec((None, *metadata.features.input_shape), tf.float32)]
         self._forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
 
@@ -160,9 +169,17 @@ class GenreClassifier:
         return mfcc_segments(decoded.samples, config=self.metadata.features), decoded
 
     def _result(self, segments: Segments, decoded, probabilities: np.ndarray) -> Classification:
+        cnn = aggregate(probabilities, method=self.metadata.aggregation)
+        clip = fused = None
+        if self.clip_model is not None and segments.statistics.size:
+            clip = self.clip_model.probabilities(segments.statistics)
+            fused = self.clip_model.fuse(cnn, segments.statistics)
         return Classification(
             genres=self.genres,
-            probabilities=aggregate(probabilities, method=self.metadata.aggregation),
+            probabilities=cnn if fused is None else fused,
+            cnn_probabilities=cnn,
+            clip_probabilities=clip,
+            fusion_weight=0.0 if fused is None else self.clip_model.weight,
             segment_probabilities=probabilities,
             starts=segments.starts,
             ends=segments.ends,

@@ -19,6 +19,8 @@ import librosa
 import numpy as np
 import scipy.fft
 
+from model.clipstats import clip_statistics
+
 SAMPLE_RATE = 22050  # Hz; GTZAN's own rate
 N_FFT = 2048  # samples per STFT window (93 ms)
 HOP_LENGTH = 512  # samples between MFCC frames (23 ms)
@@ -212,6 +214,8 @@ class Segments:
     starts, ends : (n_segments,) float64 seconds within the recording (ends clipped to its duration).
     duration : seconds of audio that was analysed.
     looped : True when the recording was shorter than one segment and was repeated to fill it.
+    statistics : (38,) MFCC 2-20 mean and variance over the whole recording, for the
+        clip-statistics model (`model.clipstats`); empty when n_mfcc < 20.
     """
 
     features: np.ndarray
@@ -219,6 +223,7 @@ class Segments:
     ends: np.ndarray
     duration: float
     looped: bool
+    statistics: np.ndarray
 
 
 def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> Segments:
@@ -235,6 +240,8 @@ def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> S
     duration = y.shape[0] / config.sample_rate
     filled = fill_to_segment(normalise_loudness(y, target_rms_dbfs=config.target_rms_dbfs), config=config)
     matrix = mfcc(filled, config=config)
+    own_frames = matrix[: 1 + y.shape[0] // config.hop_length]  # without the looped repeat
+    statistics = clip_statistics(own_frames) if config.n_mfcc >= 20 else np.zeros(0)
     if config.deltas:
         matrix = add_deltas(matrix)
     else:
@@ -251,4 +258,5 @@ def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> S
         ends=end_seconds,
         duration=duration,
         looped=y.shape[0] < config.segment_samples,
+        statistics=statistics,
     )
