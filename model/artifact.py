@@ -101,8 +101,15 @@ def metadata_path(model_path: Path) -> Path:
 
 def save_artifact(model, metadata: ModelMetadata, *, path: Path) -> None:
     """Write ``path`` (a .keras file) and its metadata JSON beside it."""
+    import keras
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "optimizer", None) is not None:
+        # an uncompiled copy: the artifact holds the weights, not the optimizer's state (3x smaller)
+        weights = model.get_weights()
+        model = keras.Model.from_config(model.get_config())  # clone_model would keep the optimizer
+        model.set_weights(weights)
     model.save(path)
     metadata_path(path).write_text(json.dumps(metadata.to_dict(), indent=2) + "\n")
 
