@@ -1,0 +1,50 @@
+"""The benchmark's audio: GTZAN clips read in place, and a long recording built from them.
+
+GTZAN never enters the repository: the long recording is written to a temporary folder
+and deleted when the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_GTZAN = REPO.parent / "shared" / "gtzan"
+
+
+def full_clips(gtzan: Path) -> list[Path]:
+    """Every whole (about 30-s) clip that MANIFEST.csv does not exclude, in manifest order."""
+    manifest = gtzan / "MANIFEST.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"GTZAN not found: {manifest} is missing (use --gtzan DIR)")
+    with open(manifest, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["kind"] == "full" and row["split"] != "excluded"]
+    return [gtzan / row["file"] for row in rows]
+
+
+def concatenate(paths: list[Path], *, seconds: float, out: Path) -> Path:
+    """Write the first ``seconds`` of the clips played one after another to ``out`` (FLAC, 16-bit).
+
+    The clips are GTZAN's own format (22050 Hz mono 16-bit FLAC), so the long recording decodes
+    the same way as a single clip does.
+    """
+    parts, total, rate = [], 0, None
+    for path in paths:
+        data, clip_rate = soundfile.read(path, dtype="int16")
+        if rate is None:
+            rate = clip_rate
+        if clip_rate != rate or data.ndim != 1:
+            continue
+        parts.append(data)
+        total += data.shape[0]
+        if total >= seconds * rate:
+            break
+    if rate is None or total < seconds * rate:
+        raise ValueError(f"not enough audio for {seconds:g} s in {len(paths)} clips")
+    samples = np.concatenate(parts)[: int(seconds * rate)]
+    soundfile.write(out, samples, rate, format="FLAC", subtype="PCM_16")
+    return out

@@ -1,0 +1,61 @@
+"""In-process measures: the floor, our classifier with and without Grad-CAM, and the seed's pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import Timing, measure
+from model.audio import load_audio
+from model.features import HOP_LENGTH, N_FFT, N_MFCC, SAMPLE_RATE, SEGMENT_SAMPLES, mfcc_segments
+
+
+def floor(path: Path, *, config) -> int:
+    """Decode + MFCC of every segment: the work no classifier can skip. Returns the segment count."""
+    decoded = load_audio(str(path))
+    return mfcc_segments(decoded.samples, config=config).features.shape[0]
+
+
+def classify_and_explain(classifier, path: Path) -> np.ndarray:
+    """What the app computes for one upload: the classification and a heatmap per segment."""
+    return classifier.explain(classifier.classify(str(path)))
+
+
+def seed_pipeline(path: Path, *, model_path: Path) -> np.ndarray:
+    """The seed project's request, rebuilt faithfully as a baseline.
+
+    ``librosa.load`` at 22050 Hz; one ``librosa.feature.mfcc`` call per non-overlapping 3-s
+    slice; the model read from disk on every request, then ``model.predict``. Its input is
+    not normalised (the seed did not normalise); only its cost matters here.
+    """
+    import keras
+    import librosa
+
+    signal, rate = librosa.load(str(path), sr=SAMPLE_RATE)
+    slices = [signal[start : start + SEGMENT_SAMPLES] for start in range(0, len(signal) - SEGMENT_SAMPLES + 1, SEGMENT_SAMPLES)]
+    segments = [
+        librosa.feature.mfcc(y=piece, sr=rate, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH).T
+        for piece in slices
+    ]
+    model = keras.saving.load_model(model_path)
+    probabilities = model.predict(np.array(segments)[..., np.newaxis], verbose=0)
+    return probabilities.mean(axis=0)
+
+
+def measure_pipeline(classifier, path: Path, *, model_path: Path, repeats: int, seed_repeats: int) -> dict[str, Timing | int]:
+    """Every in-process measure on one recording, interleaving nothing else."""
+    config = classifier.metadata.features
+    result = classifier.classify(str(path))
+    n_segments = result.starts.shape[0]
+    one = result.features[:1]
+    timings: dict[str, Timing | int] = {"segments": n_segments}
+    timings["floor"] = measure(lambda: floor(path, config=config), repeats=repeats)
+    timings["classify"] = measure(lambda: classifier.classify(str(path)), repeats=repeats)
+    timings["classify_gradcam"] = measure(lambda: classify_and_explain(classifier, path), repeats=repeats)
+    timings["gradcam"] = measure(lambda: classifier.explain(result), repeats=repeats)
+    timings["gradcam_one_segment"] = measure(
+        lambda: classifier.heatmaps(one, class_indices=np.zeros(1, dtype=np.int64)), repeats=repeats
+    )
+    timings["seed"] = measure(lambda: seed_pipeline(path, model_path=model_path), repeats=seed_repeats)
+    return timings
