@@ -85,14 +85,15 @@ class ModelMetadata:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model metadata is incomplete or malformed: {error}") from error
-        expected = (features.n_mfcc, features.n_channels)
-        if metadata.mean.shape != expected or metadata.std.shape != expected:
-            raise ArtifactError(
-                f"normalisation statistics have shape {metadata.mean.shape}, expected {expected}"
-            )
         if metadata.aggregation not in AGGREGATIONS:
             raise ArtifactError(f"unknown aggregation {metadata.aggregation!r}")
         return metadata
+
+    def check_statistics(self) -> None:
+        """The normalisation statistics must fit the feature parameters."""
+        expected = (self.features.n_mfcc, self.features.n_channels)
+        if self.mean.shape != expected or self.std.shape != expected:
+            raise ArtifactError(f"normalisation statistics have shape {self.mean.shape}, expected {expected}")
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -165,6 +166,7 @@ def load_artifact(
     metadata = read_metadata(path)
     if expected is not None:
         check_features(metadata, expected=expected)
+    metadata.check_statistics()
     if not path.is_file():
         raise ArtifactError(f"model weights not found: {path}")
     network = keras.saving.load_model(path, compile=False)

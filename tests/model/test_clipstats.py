@@ -51,6 +51,7 @@ def test_committed_model_reports_both_parts(classifier, full_clip):
     if classifier.clip_model is None:
         pytest.fail("the committed model has no clip-statistics model")
     w = result.fusion_weight
-    assert 0.0 < w < 1.0
+    assert w == classifier.clip_model.weight and 0.0 <= w < 1.0  # chosen on valid; 0 means the CNN alone
+    assert result.clip_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(result.probabilities,
                                (1 - w) * result.cnn_probabilities + w * result.clip_probabilities, atol=1e-5)
