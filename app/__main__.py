@@ -1,0 +1,102 @@
+"""Start the demo: python -m app [--host H] [--port P] [--share] [--model PATH].
+
+Loads and warms up the model once, then serves. Prints one line with the local URL when
+ready and, with ``--share``, one line saying whether a public link could be made (offline
+it cannot; the app keeps serving locally).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+if __package__ in (None, ""):  # run as a file (python app/__main__.py, e.g. a Hugging Face Space)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
+
+PREFIX = "genre-cam:"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Serve the genre-cam demo.")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="interface to listen on (0.0.0.0 for every one; default %(default)s or $GRADIO_SERVER_NAME)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        help="port (default %(default)s or $GRADIO_SERVER_PORT)",
+    )
+    parser.add_argument("--share", action="store_true", help="also ask Gradio for a temporary public link")
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL_PATH, help="the .keras artifact (default: the committed model)"
+    )
+    return parser.parse_args(argv)
+
+
+def read_model_card(model_path: Path) -> str | None:
+    """The README.md beside the artifact (the model card), if there is one."""
+    card = Path(model_path).resolve().parent / "README.md"
+    return card.read_text(encoding="utf-8") if card.is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    print(f"{PREFIX} loading the model {args.model} ...", flush=True)
+
+    from model.artifact import ArtifactError
+    from model.classifier import GenreClassifier
+
+    try:
+        classifier = GenreClassifier.load(args.model)
+    except ArtifactError as error:
+        print(f"{PREFIX} cannot load the model: {error}", file=sys.stderr, flush=True)
+        return 2
+    classifier.warm_up()
+
+    from app.layout import APP_CSS, MAX_FILE_SIZE, build_demo, theme
+
+    demo = build_demo(classifier, model_card=read_model_card(args.model))
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        max_file_size=MAX_FILE_SIZE,
+        theme=theme(),
+        css=APP_CSS,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    seconds = time.perf_counter() - started
+    print(f"{PREFIX} ready in {seconds:.1f} s at {demo.local_url}", flush=True)
+    if args.share:
+        if demo.share_url:
+            print(f"{PREFIX} public link {demo.share_url} (temporary; anyone with it can use the app)", flush=True)
+        else:
+            print(
+                f"{PREFIX} no public link could be created (offline or the share service is unreachable); "
+                f"still serving locally at {demo.local_url}",
+                flush=True,
+            )
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

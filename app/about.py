@@ -1,0 +1,195 @@
+"""The "About the model" text, built only from what the artifact's metadata records.
+
+Figures come from ``metadata.metrics`` with the split each was measured on; data counts
+from ``metadata.training["clips"]``. Nothing here is a claim the metadata does not carry,
+apart from limitations that hold by construction (ten genres, 3-s segments).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from model.artifact import ModelMetadata
+
+SPLIT_NAMES = {"train": "training", "valid": "validation", "test": "test"}
+SPLIT_ORDER = ("test", "valid", "train")  # the most trustworthy figure first
+KIND_NAMES = {"full": "whole clips (about 30 s)", "trimmed": "clips cut to 15–19 s", "snippet": "2–3-s excerpts"}
+MEASURE_NAMES = {
+    "clip_accuracy": "per-clip accuracy",
+    "cnn_clip_accuracy": "per-clip accuracy of the CNN alone",
+    "clip_stats_accuracy": "per-clip accuracy of the clip-statistics model alone",
+    "fusion_weight": "share of the clip-statistics model",
+    "segment_accuracy": "per-segment accuracy",
+    "macro_f1": "macro-F1",
+    "clips": "clips",
+    "chosen_on": "model chosen on",
+}
+
+
+def _or_list(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b or c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _split_name(split: str) -> str:
+    return SPLIT_NAMES.get(split, split)
+
+
+def _is_fraction_measure(name: str, value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        "accuracy" in name or "f1" in name
+    ) and 0.0 <= float(value) <= 1.0
+
+
+def _format_value(name: str, value: Any) -> str:
+    if _is_fraction_measure(name, value):
+        return f"{100.0 * float(value):.1f} %"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, str) and value in SPLIT_NAMES:
+        return f"{_split_name(value)} split"
+    return str(value)
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested metric dicts -> [("all / accuracy", 0.61), ...]; lists and tables are left out."""
+    rows = []
+    for key, value in values.items():
+        name = f"{prefix} / {key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            rows.extend(_flatten(value, name))
+        elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            rows.append((name, value))
+    return rows
+
+
+def _ordered_splits(metrics: Mapping[str, Any]) -> list[str]:
+    known = [split for split in SPLIT_ORDER if isinstance(metrics.get(split), Mapping)]
+    return known + [split for split, values in metrics.items() if split not in known and isinstance(values, Mapping)]
+
+
+def headline(metadata: ModelMetadata) -> str:
+    """One sentence with the most trustworthy per-clip accuracy and its split, or why there is none."""
+    metrics = metadata.metrics or {}
+    chance = 100.0 / len(metadata.genres)
+    for split in _ordered_splits(metrics):
+        values = metrics[split]
+        accuracy = values.get("clip_accuracy")
+        if not _is_fraction_measure("clip_accuracy", accuracy):
+            continue
+        clips = values.get("clips")
+        counted = f" ({clips} clips)" if isinstance(clips, int) else ""
+        sentence = (
+            f"Per-clip accuracy **{100.0 * accuracy:.1f} %** on the {_split_name(split)} split{counted}; "
+            f"guessing would score {chance:.0f} %."
+        )
+        if values.get("chosen_on") == split:
+            sentence += (
+                f" The {_split_name(split)} split was also used to choose this model, "
+                "so the figure is optimistic."
+            )
+        return sentence
+    return "No accuracy has been recorded for this model."
+
+
+def metrics_table(metadata: ModelMetadata) -> str:
+    """Every recorded measure as a Markdown table: split, measure, value ("" without metrics)."""
+    metrics = metadata.metrics or {}
+    rows = []
+    for split in _ordered_splits(metrics):
+        for name, value in _flatten(metrics[split]):
+            leaf = name.rsplit(" / ", 1)[-1]
+            label = MEASURE_NAMES.get(name, name.replace("_", " "))
+            rows.append(f"| {_split_name(split)} | {label} | {_format_value(leaf, value)} |")
+    if not rows:
+        return ""
+    return "| split | measure | value |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def data_table(metadata: ModelMetadata) -> tuple[str, list[str]]:
+    """Clips per genre and split as a Markdown table, and sentences naming the gaps.
+
+    Returns
+    -------
+    (table, gaps): the table ("" when the metadata has no counts) and one sentence per
+    split that lacks some genres.
+    """
+    clips = (metadata.training or {}).get("clips")
+    if not isinstance(clips, Mapping) or not clips:
+        return "", []
+    splits = [split for split in ("train", "valid", "test") if split in clips] + [
+        split for split in clips if split not in ("train", "valid", "test")
+    ]
+    header = "| genre | " + " | ".join(_split_name(split) for split in splits) + " |"
+    lines = [header, "|---" * (len(splits) + 1) + "|"]
+    for genre in metadata.genres:
+        counts = [str(int(clips[split].get(f"genre:{genre}", 0))) for split in splits]
+        lines.append(f"| {genre} | " + " | ".join(counts) + " |")
+    lines.append("| **all** | " + " | ".join(f"**{int(clips[split].get('clips', 0))}**" for split in splits) + " |")
+    for kind, description in KIND_NAMES.items():
+        counts = [int(clips[split].get(f"kind:{kind}", 0)) for split in splits]
+        if any(counts):
+            lines.append(f"| *{description}* | " + " | ".join(str(count) for count in counts) + " |")
+    gaps = []
+    for split in splits:
+        missing = [genre for genre in metadata.genres if not clips[split].get(f"genre:{genre}")]
+        if missing and clips[split].get("clips"):
+            gaps.append(f"The {_split_name(split)} split has no {_or_list(missing)} clips.")
+    return "\n".join(lines), gaps
+
+
+def about_markdown(metadata: ModelMetadata) -> str:
+    """The whole "About the model" text (Markdown) for one artifact."""
+    features = metadata.features
+    training = metadata.training or {}
+    parts = []
+    if training.get("smoke"):
+        parts.append(
+            "> ⚠️ **This is a smoke-test model**, trained for seconds on a handful of clips to check "
+            "the pipeline. Its predictions mean nothing."
+        )
+    parts.append(
+        f"A convolutional network ({metadata.architecture}) that hears music as MFCC: "
+        f"{features.n_mfcc} coefficients every {1000.0 * features.seconds_per_frame:.0f} ms of mono audio at "
+        f"{features.sample_rate} Hz, in {features.segment_seconds:g}-s segments that start every "
+        f"{features.segment_hop_seconds:g} s. It gives each segment probabilities over "
+        f"{len(metadata.genres)} genres ({', '.join(metadata.genres)}); the recording's are the "
+        f"{'average' if metadata.aggregation == 'mean' else 'geometric mean'} of its segments'."
+    )
+    if metadata.clip_model:
+        weight = float(metadata.clip_model.get("weight", 0.0))
+        parts.append(
+            f"The recording's probabilities also fuse in a second, simpler model of the whole recording's "
+            f"MFCC statistics (weight {weight:.2f}); Grad-CAM explains the CNN only."
+        )
+    parts.append("### How well it works\n\n" + headline(metadata))
+    table = metrics_table(metadata)
+    if table:
+        parts.append(table)
+    data_name = training.get("data")
+    table, gaps = data_table(metadata)
+    data_text = "### What it learned from\n\n"
+    data_text += f"Data: **{data_name}**." if data_name else "The metadata does not name the training data."
+    if table:
+        data_text += " Clips per genre and split (the model learned from the training split only):\n\n" + table
+    if gaps:
+        data_text += "\n\n**Gaps:** " + " ".join(gaps) + " Figures say nothing about those genres there."
+    parts.append(data_text)
+    limitations = [
+        f"It knows only these {len(metadata.genres)} genres: any recording is placed among them, even speech, "
+        "birdsong or a genre it never heard.",
+        f"It hears {features.segment_seconds:g} s at a time, as timbre and texture: melody, lyrics and "
+        "long-range form are invisible to it.",
+        "Genre labels are themselves fuzzy. A high probability means the model is confident, not that it is right.",
+        "Microphone recordings (room echo, noise, small speakers) differ from the training audio: expect lower "
+        "accuracy than the figures above.",
+        "Grad-CAM shows where in the MFCC the network found evidence, at the coarse resolution of its last "
+        "convolution layer. It is a hint about what the network used, not a musical explanation.",
+    ]
+    if "gtzan" in str(data_name).lower():
+        limitations.insert(
+            2, "GTZAN is small (1000 clips of 30 s, collected around 2000) and has known faults "
+            "(repeated and mislabelled clips).",
+        )
+    parts.append("### Limitations\n\n" + "\n".join(f"- {item}" for item in limitations))
+    return "\n\n".join(parts)
