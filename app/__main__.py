@@ -80,21 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         prevent_thread_lock=True,
         quiet=True,
     )
-    seconds = time.perf_counter() - started
-    print(f"{PREFIX} ready in {seconds:.1f} s at {demo.local_url}", flush=True)
-    if args.share:
+    if args.share:  # before the ready line, so that whoever waits for "ready" has both
         if demo.share_url:
             print(f"{PREFIX} public link {demo.share_url} (temporary; anyone with it can use the app)", flush=True)
         else:
             print(
                 f"{PREFIX} no public link could be created (offline or the share service is unreachable); "
-                f"still serving locally at {demo.local_url}",
+                "serving locally only",
                 flush=True,
             )
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
+    print(f"{PREFIX} ready in {time.perf_counter() - started:.1f} s at {demo.local_url}", flush=True)
+    demo.block_thread()  # until Ctrl-C or SIGTERM
     return 0
 
 

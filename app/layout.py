@@ -3,7 +3,8 @@
 `build_demo(classifier)` declares everything and returns the Blocks without launching it.
 Events and their ``api_name``: ``classify`` (audio -> every result), ``explain`` (audio,
 genre, first segment -> heatmaps), and the undocumented ``classify_upload``,
-``classify_recording``, ``classify_example``, ``load_example`` and ``clear``.
+``classify_recording``, ``classify_example``, ``load_example``, ``clear`` and
+``ping_upload`` (the same audio input, a constant reply: Gradio's own cost, for benchmarks).
 """
 
 from __future__ import annotations
@@ -204,6 +205,9 @@ def build_demo(
             outputs=[heatmaps, heatmap_note],
             api_name="explain",
         )
+        # API only: the same upload and queue as `classify`, no work; measures Gradio's own cost.
+        ping_button = gr.Button("ping", visible=False, elem_id="ping-upload")
+        ping_button.click(ping, inputs=audio, outputs=None, api_name="ping_upload", api_visibility="undocumented")
         audio.clear(
             clear_outputs,
             outputs=outputs,
@@ -215,6 +219,10 @@ def build_demo(
 
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def ping(audio: str | None) -> None:
+    """Nothing: the reply of the ``ping_upload`` endpoint."""
 
 
 def clear_outputs() -> tuple:

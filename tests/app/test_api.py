@@ -1,0 +1,265 @@
+"""The app's API: the handlers in-process with the committed model, then a real server via gradio_client.
+
+Server tests are marked slow; they share one ``python -m app`` (``running_app``) and start a
+second one for ``--share``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile
+
+from app.about import about_markdown, headline
+from app.examples import load_examples
+from app.handlers import NO_AUDIO, OWN_GENRE, PAGE_SIZE, Analyser, page_choices
+from app.layout import build_demo
+from model.features import SEGMENT_SECONDS
+from tests.conftest import IN_CI
+
+ELEM_IDS = {
+    "audio-input", "classify-button", "top-genre", "probability-chart", "genre-strip", "heatmaps",
+    "genre-select", "segment-range", "analysis-note", "heatmap-note", "about-model", "result-json",
+}
+N_OUTPUTS = 9  # classify's outputs, in layout order
+TOP, CHART, STRIP, NOTE, GENRE_SELECT, SEGMENT_RANGE, HEATMAPS, HEATMAP_NOTE, RESULT = range(N_OUTPUTS)
+
+
+class SilentProgress:
+    """Stands in for gr.Progress outside a request (Gradio's own does nothing there either)."""
+
+    def __call__(self, *args, **kwargs) -> None:
+        pass
+
+
+def figure_count(html: str) -> int:
+    return html.count('<figure class="gc-panel">')
+
+
+@pytest.fixture(scope="module")
+def analyser(classifier) -> Analyser:
+    return Analyser(classifier)
+
+
+@pytest.fixture(scope="module")
+def mp3_clip(full_clip, tmp_path_factory) -> Path:
+    """A GTZAN clip encoded as MP3 at test time (never stored in the repository)."""
+    samples, rate = soundfile.read(full_clip, dtype="float32")
+    path = tmp_path_factory.mktemp("audio") / "clip.mp3"
+    soundfile.write(path, samples, rate, format="MP3", subtype="MPEG_LAYER_III")
+    return path
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("not-audio") / "notes.wav"  # the name lies; the content decides
+    path.write_text("These are my band's lyrics, not a recording.\n")
+    return path
+
+
+def require_examples() -> list:
+    examples = load_examples()
+    if not examples:
+        reason = "no examples in examples/examples.json yet"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return examples
+
+
+# --- in-process: the handlers and the page's contract -------------------------------------
+
+
+def test_page_has_the_elem_ids_and_every_event_an_api_name(classifier):
+    demo = build_demo(classifier, examples=[])
+    config = demo.get_config_file()
+    elem_ids = {component["props"].get("elem_id") for component in config["components"]}
+    assert ELEM_IDS <= elem_ids
+    api_names = [dependency.get("api_name") for dependency in config["dependencies"]]
+    assert all(api_names), api_names
+    public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility", "public") == "public"}
+    assert {"classify", "explain"} <= public
+
+
+def test_classify_returns_every_output(analyser, classifier, full_clip):
+    outputs = analyser.classify(str(full_clip), progress=SilentProgress())
+    assert len(outputs) == N_OUTPUTS
+    probabilities = outputs[TOP]
+    assert set(probabilities) == set(classifier.genres)
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    table = outputs[CHART]
+    assert len(table) == len(classifier.genres) and table["probability"].is_monotonic_decreasing
+    assert table["genre"].iloc[0] == max(probabilities, key=probabilities.get)
+    strip = outputs[STRIP]
+    assert strip.dtype == np.uint8 and strip.ndim == 3
+    n_segments = len(outputs[RESULT]["segments"])
+    assert figure_count(outputs[HEATMAPS]) == n_segments  # a 30-s clip fits on one page
+    assert f"of {n_segments}" in outputs[HEATMAP_NOTE]
+    assert "Analysed **30.0 s**" in outputs[NOTE]
+    assert outputs[SEGMENT_RANGE]["visible"] is False
+    json.dumps(outputs[RESULT])  # the numbers are plain JSON
+
+
+def test_long_recordings_are_truncated_and_paged(classifier, full_clip):
+    analyser = Analyser(classifier, max_seconds=12.0, page_size=3)
+    outputs = analyser.classify(str(full_clip), progress=SilentProgress())
+    assert "only its first 12.0 s were analysed" in outputs[NOTE]
+    n_segments = len(outputs[RESULT]["segments"])
+    choices = outputs[SEGMENT_RANGE]["choices"]
+    assert outputs[SEGMENT_RANGE]["visible"] is True
+    assert [first for _, first in choices] == list(range(0, n_segments, 3))
+    assert figure_count(outputs[HEATMAPS]) == 3
+    html, note = analyser.explain(str(full_clip), "jazz", choices[1][1], progress=SilentProgress())
+    assert figure_count(html) == 3
+    assert note.startswith("Segments 4–6 of") and "**jazz**" in note
+    assert re.search(r"<figcaption>4\. ", html)
+
+
+def test_explain_the_top_genre_or_another(analyser, classifier, full_clip):
+    own, own_note = analyser.explain(str(full_clip), OWN_GENRE, 0, progress=SilentProgress())
+    assert "its own top genre" in own_note
+    other = next(genre for genre in classifier.genres if genre != classifier.classify(full_clip).segment_genres[0])
+    html, note = analyser.explain(str(full_clip), other, 0, progress=SilentProgress())
+    assert f"**{other}**" in note and f"showing {other}" in html
+    assert figure_count(html) == figure_count(own)
+
+
+def test_a_snippet_is_looped_and_said_so(analyser, snippet_clip):
+    outputs = analyser.classify(str(snippet_clip), progress=SilentProgress())
+    assert f"shorter than one {SEGMENT_SECONDS:g}-s segment" in outputs[NOTE]
+    assert figure_count(outputs[HEATMAPS]) == 1
+
+
+def test_input_errors_are_the_models_message(analyser, text_file):
+    with pytest.raises(gr.Error, match="could not be read as audio"):
+        analyser.classify(str(text_file), progress=SilentProgress())
+    with pytest.raises(gr.Error, match="No audio yet"):
+        analyser.classify(None, progress=SilentProgress())
+    with pytest.raises(gr.Error, match="no longer available"):
+        analyser.explain(str(text_file.with_name("gone.wav")), OWN_GENRE, 0, progress=SilentProgress())
+
+
+def test_page_choices_name_time_ranges(analyser, classifier, full_clip):
+    result = classifier.classify(full_clip)
+    (label, first), *rest = page_choices(result, page_size=8)
+    assert first == 0 and label.startswith("0.0–") and label.endswith("segments 1–8")
+    assert len(rest) == -(-len(result.starts) // 8) - 1
+
+
+def test_about_reports_only_recorded_figures(classifier):
+    metadata = classifier.metadata
+    text = about_markdown(metadata)
+    valid = metadata.metrics["valid"]["clip_accuracy"]
+    assert f"{100 * valid:.1f} %" in text and "validation split" in text
+    assert "### What it learned from" in text and "### Limitations" in text
+    with_test = dataclasses.replace(metadata, metrics={**metadata.metrics, "test": {"clip_accuracy": 0.5, "clips": 134}})
+    assert headline(with_test).startswith("Per-clip accuracy **50.0 %** on the test split (134 clips)")
+    bare = dataclasses.replace(metadata, metrics={}, training={})
+    assert headline(bare) == "No accuracy has been recorded for this model."
+    assert "does not name the training data" in about_markdown(bare)
+    smoke = dataclasses.replace(metadata, training={**metadata.training, "smoke": True})
+    assert "smoke-test model" in about_markdown(smoke)
+
+
+def test_examples_skip_missing_files(tmp_path, snippet_clip):
+    (tmp_path / "here.flac").write_bytes(snippet_clip.read_bytes())
+    entries = [
+        {"file": "here.flac", "label": "blues, 3 s", "title": "T", "artist": "A", "package": "p", "licence": "GPL"},
+        {"file": "missing.flac", "label": "gone"},
+        {"label": "no file"},
+    ]
+    (tmp_path / "examples.json").write_text(json.dumps(entries))
+    (example,) = load_examples(tmp_path)
+    assert example.path == (tmp_path / "here.flac").resolve() and example.label == "blues, 3 s"
+    assert "*T* by A" in example.credit and "GPL" in example.credit
+    (tmp_path / "examples.json").write_text("{not json")
+    assert load_examples(tmp_path) == []
+    assert load_examples(tmp_path / "nowhere") == []
+
+
+def test_bundled_examples_are_listed_with_labels():
+    for example in require_examples():
+        assert example.path.is_file() and example.label
+
+
+# --- a real server through gradio_client ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    from gradio_client import Client
+
+    return Client(running_app, verbose=False)
+
+
+def classify(client, path: Path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), api_name="/classify")
+
+
+def assert_ten_probabilities(outputs, genres) -> None:
+    assert len(outputs) == N_OUTPUTS
+    chart = outputs[CHART]
+    assert [row[0] for row in chart["data"]] and len(chart["data"]) == len(genres)
+    assert {row[0] for row in chart["data"]} == set(genres)
+    percentages = [row[1] for row in chart["data"]]
+    assert percentages == sorted(percentages, reverse=True)
+    probabilities = outputs[RESULT]["probabilities"]
+    assert set(probabilities) == set(genres)
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert outputs[TOP]["label"] == outputs[RESULT]["genre"] == chart["data"][0][0]
+    assert figure_count(outputs[HEATMAPS]) == min(len(outputs[RESULT]["segments"]), PAGE_SIZE)
+
+
+@pytest.mark.slow
+def test_classify_an_example(client, classifier):
+    example = require_examples()[0]
+    assert_ten_probabilities(classify(client, example.path), classifier.genres)
+
+
+@pytest.mark.slow
+def test_classify_an_mp3(client, classifier, mp3_clip):
+    outputs = classify(client, mp3_clip)
+    assert_ten_probabilities(outputs, classifier.genres)
+    assert outputs[RESULT]["seconds"] == pytest.approx(30.0, abs=0.2)
+
+
+@pytest.mark.slow
+def test_a_text_file_gets_the_input_error_then_a_good_file_works(client, classifier, text_file, full_clip):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        classify(client, text_file)
+    assert "could not be read as audio" in str(caught.value)
+    assert_ten_probabilities(classify(client, full_clip), classifier.genres)
+
+
+@pytest.mark.slow
+def test_no_audio_gets_a_clear_error(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=re.escape(NO_AUDIO)):
+        client.predict(None, api_name="/classify")
+
+
+@pytest.mark.slow
+def test_explain_another_genre(client, full_clip):
+    from gradio_client import handle_file
+
+    html, note = client.predict(handle_file(str(full_clip)), "classical", 0, api_name="/explain")
+    assert figure_count(html) > 0 and "**classical**" in note
+
+
+@pytest.mark.slow
+def test_share_offline_says_so_in_one_line_and_keeps_serving(start_app):
+    server = start_app("--share")
+    lines = [line for line in server.lines if "public link" in line and line.startswith("genre-cam:")]
+    assert len(lines) == 1, server.output
+    assert server.process.poll() is None

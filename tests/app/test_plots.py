@@ -1,0 +1,267 @@
+"""The plots are pure functions: arrays in, a table, an image or HTML out. No server, no model."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import plots
+from model.features import FRAMES_PER_SEGMENT, N_MFCC, SECONDS_PER_FRAME, SEGMENT_HOP_SECONDS, SEGMENT_SECONDS
+
+GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+
+def segment_grid(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.arange(n_segments) * SEGMENT_HOP_SECONDS
+    return starts, starts + SEGMENT_SECONDS
+
+
+def random_probabilities(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    values = rng.random((*shape, len(GENRES))) ** 3
+    return (values / values.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def random_page(rng: np.random.Generator, n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """(features, heatmaps), each (n, frames, n_mfcc): MFCC-like scales, heat in [0, 1]."""
+    scales = np.linspace(100.0, 5.0, N_MFCC)
+    features = rng.normal(size=(n_segments, FRAMES_PER_SEGMENT, N_MFCC)) * scales
+    heatmaps = rng.random((n_segments, FRAMES_PER_SEGMENT, N_MFCC))
+    return features.astype(np.float32), heatmaps.astype(np.float32)
+
+
+class PageParser(HTMLParser):
+    """Collects the figures of `heatmap_html`: captions, tick texts, axis labels, image sources."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict] = []
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        classes = attributes.get("class", "")
+        if tag == "figure":
+            self.figures.append({"caption": "", "xticks": [], "yticks": [], "labels": [], "images": []})
+        if tag == "img":
+            self.figures[-1]["images"].append(attributes)
+        self._stack.append(classes or tag)
+
+    def handle_endtag(self, tag):
+        self._stack.pop()
+
+    def handle_data(self, data):
+        if not self.figures or not self._stack:
+            return
+        figure, where = self.figures[-1], self._stack
+        if "figcaption" in where:
+            figure["caption"] += data
+        elif "gc-xticks" in where:
+            figure["xticks"].append(data)
+        elif "gc-yticks" in where:
+            figure["yticks"].append(data)
+        elif where[-1] in ("gc-xlabel", "gc-ylabel"):
+            figure["labels"].append(data)
+
+
+def parse_page(html: str) -> list[dict]:
+    parser = PageParser()
+    parser.feed(html)
+    return parser.figures
+
+
+def decode_png(uri: str) -> np.ndarray:
+    prefix = "data:image/png;base64,"
+    assert uri.startswith(prefix)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):]))))
+
+
+# --- probability table -------------------------------------------------------------------
+
+
+def test_probability_table_is_sorted_in_percent_with_every_genre():
+    probabilities = np.array([0.05, 0.3, 0.05, 0.1, 0.0, 0.2, 0.1, 0.05, 0.1, 0.05], dtype=np.float32)
+    table = plots.probability_table(GENRES, probabilities)
+    assert list(table.columns) == ["genre", "probability"]
+    assert sorted(table["genre"]) == sorted(GENRES)
+    assert list(table["probability"]) == sorted(table["probability"], reverse=True)
+    assert table["genre"].iloc[0] == "classical" and table["probability"].iloc[0] == pytest.approx(30.0)
+    assert table["probability"].sum() == pytest.approx(100.0, abs=0.5)
+    # ties keep the model's order
+    assert list(table["genre"][table["probability"] == 5.0]) == ["blues", "country", "pop", "rock"]
+
+
+def test_probability_table_rejects_a_wrong_length():
+    with pytest.raises(ValueError):
+        plots.probability_table(GENRES, np.full(9, 1 / 9))
+
+
+# --- axes helpers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lo, hi, expected_step",
+    [(0.0, 3.0, 1.0), (1.5, 4.5, 1.0), (0.0, 30.0, 5.0), (0.0, 600.0, 120.0), (0.0, 1.2, 0.5)],
+)
+def test_time_ticks_are_round_and_inside_the_range(lo, hi, expected_step):
+    ticks = plots.time_ticks(lo, hi, max_ticks=6 if hi - lo > 3 else 4)
+    assert len(ticks) >= 2
+    assert np.all(ticks >= lo - 1e-9) and np.all(ticks <= hi + 1e-9)
+    assert np.allclose(np.diff(ticks), expected_step)
+
+
+def test_format_time():
+    assert plots.format_time(12.5, minutes=False, decimals=1) == "12.5"
+    assert plots.format_time(75.0, minutes=True) == "1:15"
+    assert plots.format_time(61.5, minutes=True, decimals=1) == "1:01.5"
+
+
+def test_colormap_lut_is_a_256_colour_table():
+    lut = plots.colormap_lut(plots.HEAT_COLORMAP)
+    assert lut.shape == (256, 3) and lut.dtype == np.uint8
+    colours = plots.apply_lut(np.array([0.0, 1.0, np.nan, 7.0]), lut)
+    assert np.array_equal(colours, lut[[0, 255, 0, 255]])
+
+
+# --- genre strip -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_segments", [1, 19, 399])
+def test_genre_strip_is_an_rgb_image_of_bounded_size(n_segments):
+    rng = np.random.default_rng(n_segments)
+    starts, ends = segment_grid(n_segments)
+    image = plots.genre_strip(GENRES, random_probabilities(rng, n_segments), starts, ends, plot_width=600, row_height=12)
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    assert 600 < image.shape[1] < 900  # plot, genre names, colour bar
+    assert len(GENRES) * 12 < image.shape[0] < len(GENRES) * 12 + 80  # rows, time axis
+
+
+def test_genre_strip_colours_follow_the_probabilities():
+    starts, ends = segment_grid(4)
+    probabilities = np.zeros((4, len(GENRES)), dtype=np.float32)
+    probabilities[:2, GENRES.index("jazz")] = 1.0  # first half jazz
+    probabilities[2:, GENRES.index("metal")] = 1.0  # second half metal (the row below jazz)
+    image = plots.genre_strip(GENRES, probabilities, starts, ends, plot_width=400, row_height=10)
+    lut = plots.colormap_lut(plots.STRIP_COLORMAP)
+    hot = np.all(image == lut[255], axis=2)
+    cold = np.all(image == lut[0], axis=2)
+    rows = np.nonzero(hot.sum(axis=1) > 50)[0]  # the jazz and metal rows (not the colour bar's hot top)
+    columns = np.nonzero(hot[rows].any(axis=0))[0]
+    assert 18 <= len(rows) <= 20
+    middle = (columns.min() + columns.max()) / 2
+    jazz, metal = hot[rows[rows < rows.mean()]], hot[rows[rows > rows.mean()]]
+    assert np.nonzero(jazz.any(axis=0))[0].max() < middle < np.nonzero(metal.any(axis=0))[0].min()
+    assert cold.sum() > 3 * hot.sum()  # the eight other genres stay at 0
+
+
+def test_segment_boundaries_split_between_centres():
+    starts, ends = segment_grid(3)  # centres 1.5, 3.0, 4.5
+    assert np.allclose(plots.segment_boundaries(starts, ends), [0.0, 2.25, 3.75, 6.0])
+
+
+def test_genre_strip_rejects_mismatched_shapes():
+    starts, ends = segment_grid(3)
+    with pytest.raises(ValueError):
+        plots.genre_strip(GENRES, np.full((4, len(GENRES)), 0.1), starts, ends)
+
+
+# --- Grad-CAM panels ---------------------------------------------------------------------
+
+
+def test_heatmap_cells_have_one_pixel_per_frame_and_coefficient_with_coefficient_0_at_the_bottom():
+    rng = np.random.default_rng(0)
+    features, _ = random_page(rng, 1)
+    heat = np.zeros((FRAMES_PER_SEGMENT, N_MFCC), dtype=np.float32)
+    heat[:, 0] = 1.0  # all evidence in MFCC 0
+    cells = plots.heatmap_cells(features[0], heat, display_range=plots.mfcc_display_range(features))
+    assert cells.shape == (N_MFCC, FRAMES_PER_SEGMENT, 3) and cells.dtype == np.uint8
+    hottest = plots.colormap_lut(plots.HEAT_COLORMAP)[255].astype(float)
+    bottom, top = cells[-1].astype(float), cells[0].astype(float)
+    assert np.abs(bottom - hottest).mean() < np.abs(top - hottest).mean()
+    # cold cells are pure grey: the MFCC shows through
+    assert np.all(top[:, 0] == top[:, 1]) and np.all(top[:, 1] == top[:, 2])
+
+
+def test_heatmap_cells_reject_mismatched_shapes():
+    with pytest.raises(ValueError):
+        plots.heatmap_cells(np.zeros((10, 20)), np.zeros((10, 19)), display_range=(np.zeros(20), np.ones(20)))
+
+
+def test_mfcc_display_range_is_per_coefficient_and_finite_for_constant_input():
+    features = np.zeros((2, FRAMES_PER_SEGMENT, N_MFCC), dtype=np.float32)
+    low, high = plots.mfcc_display_range(features)
+    assert low.shape == high.shape == (N_MFCC,)
+    assert np.all(np.isfinite(low)) and np.all(high > low)
+
+
+def test_heatmap_html_has_one_labelled_figure_per_segment():
+    rng = np.random.default_rng(1)
+    features, heatmaps = random_page(rng, 3)
+    starts = np.array([0.0, 1.5, 3.0])
+    titles = ["1. 0.0–3.0 s · rock 64%", "2. 1.5–4.5 s · metal 50%", "3. <script>x</script>"]
+    html = plots.heatmap_html(features, heatmaps, starts=starts, seconds_per_frame=SECONDS_PER_FRAME, titles=titles)
+    figures = parse_page(html)
+    assert [figure["caption"] for figure in figures] == titles  # escaped in the markup, intact as text
+    assert "<script>" not in html
+    for figure, start in zip(figures, starts):
+        assert figure["labels"] == ["MFCC", "time in recording (s)"]
+        assert figure["yticks"] == ["0", "5", "10", "15"]
+        xticks = [float(text) for text in figure["xticks"]]
+        assert len(xticks) >= 2 and start <= xticks[0] and xticks[-1] <= start + SEGMENT_SECONDS + 0.05
+        (image,) = figure["images"]
+        assert image["alt"].startswith("Grad-CAM")
+        cells = decode_png(image["src"])
+        assert cells.shape == (N_MFCC, FRAMES_PER_SEGMENT, 3)
+
+
+def test_heatmap_html_labels_minutes_for_long_recordings():
+    rng = np.random.default_rng(2)
+    features, heatmaps = random_page(rng, 1)
+    html = plots.heatmap_html(
+        features, heatmaps, starts=np.array([61.5]), seconds_per_frame=SECONDS_PER_FRAME, titles=["t"], minutes=True
+    )
+    (figure,) = parse_page(html)
+    assert figure["labels"][-1] == "time in recording (min:s)"
+    assert all(re.fullmatch(r"1:0[0-9]", text) for text in figure["xticks"])
+
+
+def test_heatmap_html_survives_non_finite_heat():
+    rng = np.random.default_rng(3)
+    features, heatmaps = random_page(rng, 2)
+    heatmaps[0, :5] = np.nan
+    html = plots.heatmap_html(
+        features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a", "b"]
+    )
+    assert len(parse_page(html)) == 2
+
+
+def test_heatmap_html_rejects_mismatched_inputs():
+    rng = np.random.default_rng(4)
+    features, heatmaps = random_page(rng, 2)
+    with pytest.raises(ValueError):
+        plots.heatmap_html(features, heatmaps[:1], starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a", "b"])
+    with pytest.raises(ValueError):
+        plots.heatmap_html(features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a"])
+
+
+def test_rendering_a_page_is_cheap():
+    """A 30-s clip's 19 panels and its strip in well under the ~100 ms the analysis itself takes."""
+    rng = np.random.default_rng(5)
+    features, heatmaps = random_page(rng, 19)
+    starts, ends = segment_grid(19)
+    probabilities = random_probabilities(rng, 19)
+    titles = [f"{index}" for index in range(19)]
+    plots.heatmap_html(features, heatmaps, starts=starts, seconds_per_frame=SECONDS_PER_FRAME, titles=titles)
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        plots.heatmap_html(features, heatmaps, starts=starts, seconds_per_frame=SECONDS_PER_FRAME, titles=titles)
+        plots.genre_strip(GENRES, probabilities, starts, ends)
+        best = min(best, time.perf_counter() - began)
+    assert best < 0.1, f"rendering took {1000 * best:.0f} ms"
