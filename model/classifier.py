@@ -123,13 +123,24 @@ class GenreClassifier:
 
     def __init__(self, network, metadata: ModelMetadata) -> None:
         tf = import_tensorflow()
+        import keras
+
         self.network = network
         self.metadata = metadata
         self._lock = threading.Lock()
         self._explainer = None
         self.clip_model = ClipStatsModel.from_dict(metadata.clip_model) if metadata.clip_model else None
+        # One compiled forward pass gives the probabilities and the Grad-CAM layer's output;
+        # `classify` keeps the latter for `explain`, which then needs no second pass.
+        outputs = list(network.outputs[:1])
+        if metadata.gradcam_layer in {layer.name for layer in network.layers}:
+            outputs.append(network.get_layer(metadata.gradcam_layer).output)
+        forward = keras.Model(network.inputs, outputs)
         signature = [tf.TensorSpec((None, *metadata.features.input_shape), tf.float32)]
-        self._forward = tf.function(lambda x: network(x, training=False), input_signature=signature)
+        self._forward = tf.function(lambda x: forward(x, training=False), input_signature=signature)
+        # (features, Grad-CAM layer activations) of the last `classify`: 80 kB per segment,
+        # about 32 MB for a recording of MAX_SECONDS
+        self._recent: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL_PATH) -> "GenreClassifier":
@@ -156,11 +167,20 @@ class GenreClassifier:
         -------
         (n_segments, n_genres) float32, rows summing to 1.
         """
+        return self._predict(features, remember=False)
+
+    def _predict(self, features: np.ndarray, *, remember: bool) -> np.ndarray:
+        """`predict_segments`; with ``remember`` the Grad-CAM layer's output is kept for `heatmaps`."""
         inputs = self.normalise(features)
-        outputs = []
+        outputs, activations = [], []
         with self._lock:
             for first in range(0, inputs.shape[0], BATCH_SIZE):
-                outputs.append(self._forward(inputs[first : first + BATCH_SIZE]).numpy())
+                probabilities, *rest = self._forward(inputs[first : first + BATCH_SIZE])
+                outputs.append(probabilities.numpy())
+                if remember and rest:
+                    activations.append(rest[0].numpy())
+            if activations:
+                self._recent = (features.copy(), np.concatenate(activations))
         return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, len(self.genres)), np.float32)
 
     def segments(self, source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> tuple[Segments, Any]:
@@ -198,7 +218,7 @@ class GenreClassifier:
         AudioInputError : the input cannot be classified; the message says why.
         """
         segments, decoded = self.segments(source, max_seconds=max_seconds)
-        return self._result(segments, decoded, self.predict_segments(segments.features))
+        return self._result(segments, decoded, self._predict(segments.features, remember=True))
 
     def classify_many(
         self, sources: Sequence[AudioSource], *, max_seconds: float = MAX_SECONDS
@@ -251,17 +271,32 @@ class GenreClassifier:
         return self.heatmaps(classification.features, class_indices=indices)
 
     def heatmaps(self, features: np.ndarray, *, class_indices: np.ndarray) -> np.ndarray:
-        """Grad-CAM of raw MFCC segments (n, frames, n_mfcc, channels) -> (n, frames, n_mfcc)."""
+        """Grad-CAM of raw MFCC segments (n, frames, n_mfcc, channels) -> (n, frames, n_mfcc).
+
+        Segments equal to those of the last `classify` reuse its forward pass.
+        """
         from model.explain import GradcamExplainer
 
-        inputs = self.normalise(features)
         maps = []
         with self._lock:
             if self._explainer is None:
                 self._explainer = GradcamExplainer(self.network, layer=self.metadata.gradcam_layer)
-            for first in range(0, inputs.shape[0], BATCH_SIZE):
-                last = first + BATCH_SIZE
-                maps.append(self._explainer.heatmaps(inputs[first:last], class_indices=class_indices[first:last]))
+            recent = self._recent
+            if recent is not None and np.array_equal(features, recent[0]):
+                # the segments of the last `classify`: its forward pass already gave the activations
+                grid = features.shape[1:3]
+                for first in range(0, features.shape[0], BATCH_SIZE):
+                    last = first + BATCH_SIZE
+                    maps.append(
+                        self._explainer.heatmaps_of_activations(
+                            recent[1][first:last], class_indices=class_indices[first:last], grid=grid
+                        )
+                    )
+            else:
+                inputs = self.normalise(features)
+                for first in range(0, inputs.shape[0], BATCH_SIZE):
+                    last = first + BATCH_SIZE
+                    maps.append(self._explainer.heatmaps(inputs[first:last], class_indices=class_indices[first:last]))
         return np.concatenate(maps)
 
     def warm_up(self) -> None:
@@ -271,3 +306,4 @@ class GenreClassifier:
         tone = (0.3 * np.sin(2 * np.pi * 440.0 * time)).astype(np.float32)
         result = self.classify((rate, tone))
         self.explain(result)
+        self.heatmaps(result.features[:1], class_indices=np.zeros(1, dtype=np.int64))  # segments not just classified

@@ -1,13 +1,23 @@
-"""Grad-CAM heatmaps over MFCC segments, computed with tf-keras-vis."""
+"""Grad-CAM heatmaps over MFCC segments, computed with tf-keras-vis.
+
+The network is split once at the Grad-CAM layer. The part before it (the conv trunk) runs as
+one compiled TensorFlow function, whose activations the classifier can also hand over from
+its own forward pass. tf-keras-vis's `Gradcam` is built on the part after it, so its
+gradient tape covers only the few layers between that activation and the class score: the
+gradients of the score with respect to the activation are the same as through the whole
+network, but the convolutions before it are neither recorded nor differentiated.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import zoom
 from tf_keras_vis.gradcam import Gradcam
+from tf_keras_vis.utils import normalize, zoom_factor
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-from tf_keras_vis.utils.scores import CategoricalScore
 
 from model.network import GRADCAM_LAYER
+from model.runtime import import_tensorflow
 
 
 class GradcamExplainer:
@@ -18,8 +28,36 @@ class GradcamExplainer:
     """
 
     def __init__(self, network, *, layer: str = GRADCAM_LAYER) -> None:
+        tf = import_tensorflow()
+        import keras
+
         self._layer = layer
-        self._gradcam = Gradcam(network, model_modifier=ReplaceToLinear(), clone=True)
+        self._n_classes = int(network.output_shape[-1])
+        target = network.get_layer(layer)
+        trunk = keras.Model(network.inputs, target.output, name="gradcam_trunk")
+        signature = [tf.TensorSpec((None, *network.input_shape[1:]), tf.float32)]
+        self._trunk = tf.function(lambda x: trunk(x, training=False), input_signature=signature)
+
+        linear = keras.models.clone_model(network)
+        linear.set_weights(network.get_weights())
+        ReplaceToLinear()(linear)
+        rest = keras.Model(linear.get_layer(layer).output, linear.outputs, name="gradcam_head")
+        activation = keras.Input(shape=target.output.shape[1:], name="activation")
+        marked = keras.layers.Identity(name=layer)(activation)  # the layer Gradcam reads
+        self._gradcam = Gradcam(keras.Model(activation, rest(marked)), clone=False)
+
+    def activations(self, inputs: np.ndarray) -> np.ndarray:
+        """The Grad-CAM layer's output.
+
+        Parameters
+        ----------
+        inputs : (n_segments, frames, n_mfcc, channels) normalised network input.
+
+        Returns
+        -------
+        (n_segments, rows, columns, filters) float32.
+        """
+        return self._trunk(inputs.astype(np.float32, copy=False)).numpy()
 
     def heatmaps(self, inputs: np.ndarray, *, class_indices: np.ndarray) -> np.ndarray:
         """Heatmaps of the evidence for one class per segment, in one batched call.
@@ -36,16 +74,64 @@ class GradcamExplainer:
         """
         if inputs.ndim != 4:
             raise ValueError(f"expected (n, frames, n_mfcc, channels), got {inputs.shape}")
-        indices = [int(index) for index in np.asarray(class_indices).reshape(-1)]
-        if len(indices) != inputs.shape[0]:
-            raise ValueError(f"{len(indices)} class indices for {inputs.shape[0]} segments")
+        self._check_indices(class_indices, inputs.shape[0])
+        return self.heatmaps_of_activations(
+            self.activations(inputs), class_indices=class_indices, grid=inputs.shape[1:3]
+        )
+
+    def heatmaps_of_activations(
+        self, activations: np.ndarray, *, class_indices: np.ndarray, grid: tuple[int, int]
+    ) -> np.ndarray:
+        """`heatmaps` from the Grad-CAM layer's output, as computed by `activations`.
+
+        Parameters
+        ----------
+        activations : (n_segments, rows, columns, filters) float32.
+        class_indices : (n_segments,) int, the genre to explain for each segment.
+        grid : (frames, n_mfcc) of the network input the heatmaps are expanded to.
+
+        Returns
+        -------
+        (n_segments, frames, n_mfcc) float32 in [0, 1], as `heatmaps`.
+        """
+        if activations.ndim != 4:
+            raise ValueError(f"expected (n, rows, columns, filters), got {activations.shape}")
+        indices = self._check_indices(class_indices, activations.shape[0])
         cam = self._gradcam(
-            CategoricalScore(indices),
-            inputs.astype(np.float32, copy=False),
+            self._score(indices),
+            activations.astype(np.float32, copy=False),
             penultimate_layer=self._layer,
             seek_penultimate_conv_layer=False,
-            expand_cam=True,
-            normalize_cam=True,
+            expand_cam=False,
+            normalize_cam=False,
         )
-        cam = np.asarray(cam, dtype=np.float32).reshape(inputs.shape[:3])
+        # Expanded to the input grid, then scaled, in the order and with the functions that
+        # Gradcam(expand_cam=True, normalize_cam=True) uses on a whole network.
+        cam = np.asarray(cam, dtype=np.float32)
+        shape = (activations.shape[0], *grid)
+        cam = normalize(zoom(cam, zoom_factor(cam.shape, shape), order=1))
+        cam = np.asarray(cam, dtype=np.float32).reshape(shape)
         return np.clip(np.nan_to_num(cam, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+
+    def _score(self, indices: list[int]):
+        """Score of class ``indices[i]`` in row i of the output: `CategoricalScore` in one gather.
+
+        CategoricalScore slices the output once per segment, and its gradient once more per
+        segment, which costs more than the rest of the batch's Grad-CAM; a gather selects the
+        same values, so the gradients are the same.
+        """
+        tf = import_tensorflow()
+        n_classes = self._n_classes
+        if not indices:
+            raise ValueError("`indices` is required: no segments to explain")
+        if not all(-n_classes <= index < n_classes for index in indices):
+            raise ValueError(f"Invalid index value. indices: {indices}, classes: {n_classes}")
+        chosen = tf.constant([index % n_classes for index in indices], dtype=tf.int32)
+        return lambda output: tf.gather(output, chosen, axis=1, batch_dims=1)
+
+    @staticmethod
+    def _check_indices(class_indices: np.ndarray, n_segments: int) -> list[int]:
+        indices = [int(index) for index in np.asarray(class_indices).reshape(-1)]
+        if len(indices) != n_segments:
+            raise ValueError(f"{len(indices)} class indices for {n_segments} segments")
+        return indices

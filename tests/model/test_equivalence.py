@@ -1,0 +1,128 @@
+"""The fast paths equal the straightforward ones they replace.
+
+Grad-CAM: tf-keras-vis's `Gradcam` on the whole network (clone, ``ReplaceToLinear``,
+``CategoricalScore``, ``expand_cam`` and ``normalize_cam``), as the explainer first did it.
+Probabilities: a plain call of the network. A randomly initialised network of the real
+architecture is enough: equality does not depend on training, and these tests do not need
+the committed model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.artifact import ModelMetadata
+from model.features import DEFAULT_CONFIG, SAMPLE_RATE
+from model.network import GRADCAM_LAYER, build_genre_cnn
+
+GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+
+def music(seconds: float, *, seed: int) -> np.ndarray:
+    """Notes of random pitch and length over noise: segments that differ from each other."""
+    rng = np.random.default_rng(seed)
+    y = 0.02 * rng.standard_normal(int(seconds * SAMPLE_RATE))
+    start = 0
+    while start < y.size:
+        length = int(rng.uniform(0.1, 0.6) * SAMPLE_RATE)
+        time = np.arange(min(length, y.size - start)) / SAMPLE_RATE
+        y[start : start + time.size] += 0.3 * np.sin(2 * np.pi * rng.uniform(80, 2000) * time)
+        start += length
+    return y.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    import keras
+
+    from model.classifier import GenreClassifier
+
+    keras.utils.set_random_seed(7)
+    network = build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES))
+    shape = (DEFAULT_CONFIG.n_mfcc, DEFAULT_CONFIG.n_channels)
+    rng = np.random.default_rng(0)
+    metadata = ModelMetadata(
+        genres=GENRES,
+        features=DEFAULT_CONFIG,
+        mean=rng.normal(0, 10, shape).astype(np.float32),
+        std=rng.uniform(20, 60, shape).astype(np.float32),
+    )
+    return GenreClassifier(network, metadata)
+
+
+@pytest.fixture(scope="module")
+def reference_gradcam(classifier):
+    """Grad-CAM computed the straightforward way: tf-keras-vis on the whole network."""
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    gradcam = Gradcam(classifier.network, model_modifier=ReplaceToLinear(), clone=True)
+
+    def heatmaps(features: np.ndarray, class_indices: np.ndarray) -> np.ndarray:
+        inputs = classifier.normalise(features)
+        cam = gradcam(
+            CategoricalScore([int(index) for index in class_indices]),
+            inputs,
+            penultimate_layer=GRADCAM_LAYER,
+            seek_penultimate_conv_layer=False,
+            expand_cam=True,
+            normalize_cam=True,
+        )
+        cam = np.asarray(cam, dtype=np.float32).reshape(inputs.shape[:3])
+        return np.clip(np.nan_to_num(cam, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+
+    return heatmaps
+
+
+@pytest.mark.parametrize("seconds", [1.2, 9.0, 31.0])
+def test_explain_equals_gradcam_on_the_whole_network(classifier, reference_gradcam, seconds):
+    result = classifier.classify((SAMPLE_RATE, music(seconds, seed=int(seconds * 10))))
+    own = np.argmax(result.segment_probabilities, axis=1)
+    np.testing.assert_allclose(classifier.explain(result), reference_gradcam(result.features, own), atol=1e-5)
+    fixed = np.full(own.shape, GENRES.index("jazz"))
+    np.testing.assert_allclose(
+        classifier.explain(result, genre="jazz"), reference_gradcam(result.features, fixed), atol=1e-5
+    )
+
+
+def test_explain_of_an_earlier_result_recomputes(classifier, reference_gradcam):
+    first = classifier.classify((SAMPLE_RATE, music(6.0, seed=1)))
+    classifier.classify((SAMPLE_RATE, music(6.0, seed=2)))  # the activations kept are now the second's
+    own = np.argmax(first.segment_probabilities, axis=1)
+    np.testing.assert_allclose(classifier.explain(first), reference_gradcam(first.features, own), atol=1e-5)
+
+
+def test_explain_sees_features_changed_in_place(classifier, reference_gradcam):
+    result = classifier.classify((SAMPLE_RATE, music(6.0, seed=3)))
+    result.features[:, :40] = 0.0
+    own = np.argmax(result.segment_probabilities, axis=1)
+    np.testing.assert_allclose(classifier.explain(result), reference_gradcam(result.features, own), atol=1e-5)
+
+
+def test_more_segments_than_one_batch(classifier, reference_gradcam):
+    from model.classifier import BATCH_SIZE
+
+    features = classifier.classify((SAMPLE_RATE, music(120.0, seed=4))).features
+    assert features.shape[0] > BATCH_SIZE
+    indices = np.arange(features.shape[0]) % len(GENRES)
+    np.testing.assert_allclose(
+        classifier.heatmaps(features, class_indices=indices), reference_gradcam(features, indices), atol=1e-5
+    )
+
+
+def test_bad_class_indices_are_rejected(classifier):
+    result = classifier.classify((SAMPLE_RATE, music(6.0, seed=5)))
+    n = result.features.shape[0]
+    with pytest.raises(ValueError):
+        classifier.heatmaps(result.features, class_indices=np.zeros(n - 1, dtype=np.int64))
+    with pytest.raises(ValueError):
+        classifier.heatmaps(result.features, class_indices=np.full(n, len(GENRES)))
+
+
+def test_probabilities_equal_a_plain_network_call(classifier):
+    result = classifier.classify((SAMPLE_RATE, music(20.0, seed=6)))
+    plain = classifier.network(classifier.normalise(result.features), training=False).numpy()
+    np.testing.assert_allclose(result.segment_probabilities, plain, atol=1e-6)
+    np.testing.assert_allclose(classifier.predict_segments(result.features), plain, atol=1e-6)
