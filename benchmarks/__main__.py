@@ -105,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         long = concatenate(clips[:LONG_CLIPS], seconds=LONG_SECONDS, out=scratch / "five_minutes.flac")
         recordings = {"30s": short, "5min": long}
         print(f"clips: 30-s = {short.name}; 5-min = {LONG_CLIPS} GTZAN clips concatenated into a temporary FLAC", flush=True)
-        for key, path in recordings.items():
-            print(f"measuring {key} in process ...", file=sys.stderr, flush=True)
-            results[key] = measure_pipeline(
-                classifier, path, model_path=args.model, repeats=args.repeats, seed_repeats=args.seed_repeats
+        print("measuring in process ...", file=sys.stderr, flush=True)
+        results.update(
+            measure_pipeline(
+                classifier, recordings, model_path=args.model, repeats=args.repeats, seed_repeats=args.seed_repeats
             )
+        )
         results["app"] = _measure_app(args, recordings, scratch)
         results["cli"] = _measure_cli(args, clips) if not args.skip_cli else None
     _print_table(results)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.timing import Timing, measure
+from benchmarks.timing import Timing, measure_rounds
 from model.audio import load_audio
 from model.features import HOP_LENGTH, N_FFT, N_MFCC, SAMPLE_RATE, SEGMENT_SAMPLES, mfcc_segments
 
@@ -43,19 +43,35 @@ def seed_pipeline(path: Path, *, model_path: Path) -> np.ndarray:
     return probabilities.mean(axis=0)
 
 
-def measure_pipeline(classifier, path: Path, *, model_path: Path, repeats: int, seed_repeats: int) -> dict[str, Timing | int]:
-    """Every in-process measure on one recording, interleaving nothing else."""
+def measure_pipeline(
+    classifier, recordings: dict[str, Path], *, model_path: Path, repeats: int, seed_repeats: int
+) -> dict[str, dict[str, Timing | int]]:
+    """Every in-process measure on every recording, timed in rounds (see `measure_rounds`)."""
     config = classifier.metadata.features
-    result = classifier.classify(str(path))
-    n_segments = result.starts.shape[0]
-    one = result.features[:1]
-    timings: dict[str, Timing | int] = {"segments": n_segments}
-    timings["floor"] = measure(lambda: floor(path, config=config), repeats=repeats)
-    timings["classify"] = measure(lambda: classifier.classify(str(path)), repeats=repeats)
-    timings["classify_gradcam"] = measure(lambda: classify_and_explain(classifier, path), repeats=repeats)
-    timings["gradcam"] = measure(lambda: classifier.explain(result), repeats=repeats)
-    timings["gradcam_one_segment"] = measure(
-        lambda: classifier.heatmaps(one, class_indices=np.zeros(1, dtype=np.int64)), repeats=repeats
+    calls, results = {}, {}
+    for key, path in recordings.items():
+        result = classifier.classify(str(path))
+        results[key] = {"segments": int(result.starts.shape[0])}
+        one = result.features[:1].copy()
+        calls.update(
+            {
+                (key, "floor"): lambda path=path: floor(path, config=config),
+                (key, "classify"): lambda path=path: classifier.classify(str(path)),
+                (key, "classify_gradcam"): lambda path=path: classify_and_explain(classifier, path),
+                # the call before this one classified the same recording, as in the app
+                (key, "gradcam"): lambda result=result: classifier.explain(result),
+                (key, "gradcam_one_segment"): lambda one=one: classifier.heatmaps(
+                    one, class_indices=np.zeros(1, dtype=np.int64)
+                ),
+            }
+        )
+    timings = measure_rounds(calls, repeats=repeats)
+    seed = measure_rounds(
+        {key: lambda path=path: seed_pipeline(path, model_path=model_path) for key, path in recordings.items()},
+        repeats=seed_repeats,
     )
-    timings["seed"] = measure(lambda: seed_pipeline(path, model_path=model_path), repeats=seed_repeats)
-    return timings
+    for (key, name), timing in timings.items():
+        results[key][name] = timing
+    for key, timing in seed.items():
+        results[key]["seed"] = timing
+    return results
