@@ -2,7 +2,8 @@
 
 Loads and warms up the model once, then serves. Prints one line with the local URL when
 ready and, with ``--share``, one line saying whether a public link could be made (offline
-it cannot; the app keeps serving locally).
+it cannot; the app keeps serving locally). With GENRE_CAM_AUTH="user:password" in the
+environment (several pairs separated by commas) the page asks for a login.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ from pathlib import Path  # noqa: E402
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
 
 PREFIX = "genre-cam:"
+AUTH_VARIABLE = "GENRE_CAM_AUTH"  # "user:password[,user:password...]": an environment variable, so that
+# the password appears neither in the shell history nor in the process list
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """"ann:secret,bob:other" -> [("ann", "secret"), ("bob", "other")]; None or "" -> None."""
+    if not value:
+        return None
+    pairs = []
+    for item in value.split(","):
+        user, separator, password = item.strip().partition(":")
+        if not separator or not user or not password:
+            raise ValueError(f"{AUTH_VARIABLE} must be user:password pairs separated by commas")
+        pairs.append((user, password))
+    return pairs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,6 +69,11 @@ def read_model_card(model_path: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        auth = parse_auth(os.environ.get(AUTH_VARIABLE))
+    except ValueError as error:
+        print(f"{PREFIX} {error}", file=sys.stderr, flush=True)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     print(f"{PREFIX} loading the model {args.model} ...", flush=True)
@@ -75,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         server_port=args.port,
         share=args.share,
         max_file_size=MAX_FILE_SIZE,
+        auth=auth,
+        auth_message="genre-cam: please log in." if auth else None,
         theme=theme(),
         css=APP_CSS,
         prevent_thread_lock=True,
@@ -89,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 "serving locally only",
                 flush=True,
             )
-    print(f"{PREFIX} ready in {time.perf_counter() - started:.1f} s at {demo.local_url}", flush=True)
+    login = f" (login required: {len(auth)} user{'s' if len(auth) > 1 else ''})" if auth else ""
+    print(f"{PREFIX} ready in {time.perf_counter() - started:.1f} s at {demo.local_url}{login}", flush=True)
     demo.block_thread()  # until Ctrl-C or SIGTERM
     return 0
 

@@ -156,10 +156,10 @@ def about_markdown(metadata: ModelMetadata) -> str:
         f"{len(metadata.genres)} genres ({', '.join(metadata.genres)}); the recording's are the "
         f"{'average' if metadata.aggregation == 'mean' else 'geometric mean'} of its segments'."
     )
-    if metadata.clip_model:
-        weight = float(metadata.clip_model.get("weight", 0.0))
+    weight = float((metadata.clip_model or {}).get("weight", 0.0))
+    if weight > 0:
         parts.append(
-            f"The recording's probabilities also fuse in a second, simpler model of the whole recording's "
+            f"The recording's probabilities also blend in a second, simpler model of the whole recording's "
             f"MFCC statistics (weight {weight:.2f}); Grad-CAM explains the CNN only."
         )
     parts.append("### How well it works\n\n" + headline(metadata))
@@ -171,7 +171,7 @@ def about_markdown(metadata: ModelMetadata) -> str:
     data_text = "### What it learned from\n\n"
     data_text += f"Data: **{data_name}**." if data_name else "The metadata does not name the training data."
     if table:
-        data_text += " Clips per genre and split (the model learned from the training split only):\n\n" + table
+        data_text += " Clips per genre and split, as recorded with the model:\n\n" + table
     if gaps:
         data_text += "\n\n**Gaps:** " + " ".join(gaps) + " Figures say nothing about those genres there."
     parts.append(data_text)

@@ -23,6 +23,7 @@ TITLE = "genre-cam: a music-genre classifier you can see inside"
 MAX_FILE_SIZE = "50mb"  # upload limit (launch(max_file_size=...)): ten minutes of CD-quality WAV
 QUEUE_SIZE = 16  # waiting requests beyond this are turned away with "queue full"
 CONCURRENCY = 1  # analyses at a time: TensorFlow already uses every core for one
+ANALYSIS = "analysis"  # the concurrency group of every event that runs the model (memory stays bounded)
 DELETE_CACHE = (1800, 3600)  # every 30 min, delete uploads and outputs older than an hour
 
 INTRO = """
@@ -138,7 +139,7 @@ def build_demo(
                     height=260,
                     elem_id="probability-chart",
                 )
-                analysis = gr.Markdown(elem_id="analysis-note")
+                analysis_note = gr.Markdown(elem_id="analysis-note")
 
         genre_strip = gr.Image(
             label="Genre over time",
@@ -180,30 +181,26 @@ def build_demo(
             top_genre,
             probability_chart,
             genre_strip,
-            analysis,
+            analysis_note,
             genre_select,
             segment_range,
             heatmaps,
             heatmap_note,
             result,
         ]
-        classify_button.click(analyser.classify, inputs=audio, outputs=outputs, api_name="classify")
-        audio.upload(
-            analyser.classify, inputs=audio, outputs=outputs, api_name="classify_upload", api_visibility="undocumented"
-        )
-        audio.stop_recording(
-            analyser.classify, inputs=audio, outputs=outputs, api_name="classify_recording", api_visibility="undocumented"
-        )
+        run_classify = dict(fn=analyser.classify, inputs=audio, outputs=outputs, concurrency_id=ANALYSIS)
+        classify_button.click(**run_classify, api_name="classify")
+        audio.upload(**run_classify, api_name="classify_upload", api_visibility="undocumented")
+        audio.stop_recording(**run_classify, api_name="classify_recording", api_visibility="undocumented")
         if example_block is not None:
-            example_block.load_input_event.then(
-                analyser.classify, inputs=audio, outputs=outputs, api_name="classify_example", api_visibility="undocumented"
-            )
+            example_block.load_input_event.then(**run_classify, api_name="classify_example", api_visibility="undocumented")
         gr.on(
             [genre_select.input, segment_range.input],
             analyser.explain,
             inputs=[audio, genre_select, segment_range],
             outputs=[heatmaps, heatmap_note],
             api_name="explain",
+            concurrency_id=ANALYSIS,
         )
         # API only: the same upload and queue as `classify`, no work; measures Gradio's own cost.
         ping_button = gr.Button("ping", visible=False, elem_id="ping-upload")

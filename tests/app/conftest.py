@@ -2,8 +2,9 @@
 
 ``running_app`` is one server (the committed model, default options) shared by the whole
 session; ``start_app`` is a factory for servers with other arguments, e.g.
-``start_app("--share")`` or ``start_app("--model", "runs/first.keras")``. Every server
-started here is terminated at the end of the session.
+``start_app("--share")``, ``start_app("--model", "runs/first.keras")`` or
+``start_app(env={"GENRE_CAM_AUTH": "ann:secret"})``. Every server started here is
+terminated at the end of the session.
 """
 
 from __future__ import annotations
@@ -69,16 +70,18 @@ def _serves(url: str) -> bool:
         return False
 
 
-def launch_app(*args: str, timeout: float = STARTUP_TIMEOUT) -> AppServer:
+def launch_app(*args: str, env: dict[str, str] | None = None, timeout: float = STARTUP_TIMEOUT) -> AppServer:
     """Start ``python -m app --port <free> *args`` and wait until it prints its ready line and serves.
+
+    ``env`` adds environment variables to this process's.
 
     Fails the test with the server's whole output when it exits or stays silent too long.
     """
     port = free_port()
     command = [sys.executable, "-m", "app", "--port", str(port), *args]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )
     lines: list[str] = []
     threading.Thread(target=_collect, args=(process.stdout, lines), daemon=True).start()
@@ -97,11 +100,11 @@ def launch_app(*args: str, timeout: float = STARTUP_TIMEOUT) -> AppServer:
 
 @pytest.fixture(scope="session")
 def start_app():
-    """Factory: ``start_app(*extra_args) -> AppServer``; all servers stop at the end of the session."""
+    """Factory: ``start_app(*extra_args, env=None) -> AppServer``; all servers stop at the end of the session."""
     servers: list[AppServer] = []
 
-    def start(*args: str, timeout: float = STARTUP_TIMEOUT) -> AppServer:
-        server = launch_app(*args, timeout=timeout)
+    def start(*args: str, env: dict[str, str] | None = None, timeout: float = STARTUP_TIMEOUT) -> AppServer:
+        server = launch_app(*args, env=env, timeout=timeout)
         servers.append(server)
         return server
 

@@ -257,9 +257,26 @@ def test_explain_another_genre(client, full_clip):
     assert figure_count(html) > 0 and "**classical**" in note
 
 
+@pytest.fixture(scope="module")
+def shared_locked_app(start_app):
+    """One more server, with --share (offline here) and a login, to spare a third start-up."""
+    return start_app("--share", env={"GENRE_CAM_AUTH": "ann:secret-1,bob:secret-2"})
+
+
 @pytest.mark.slow
-def test_share_offline_says_so_in_one_line_and_keeps_serving(start_app):
-    server = start_app("--share")
-    lines = [line for line in server.lines if "public link" in line and line.startswith("genre-cam:")]
-    assert len(lines) == 1, server.output
-    assert server.process.poll() is None
+def test_share_offline_says_so_in_one_line_and_keeps_serving(shared_locked_app):
+    lines = [line for line in shared_locked_app.lines if line.startswith("genre-cam:") and "public link" in line]
+    assert len(lines) == 1, shared_locked_app.output
+    assert shared_locked_app.process.poll() is None
+    assert "login required: 2 users" in shared_locked_app.output
+
+
+@pytest.mark.slow
+def test_auth_keeps_the_api_behind_the_login(shared_locked_app, classifier, full_clip):
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        Client(shared_locked_app.url, verbose=False).predict(None, api_name="/classify")
+    client = Client(shared_locked_app.url, auth=("bob", "secret-2"), verbose=False)
+    assert_ten_probabilities(classify(client, full_clip), classifier.genres)
