@@ -188,6 +188,24 @@ def test_heatmap_cells_have_one_pixel_per_frame_and_coefficient_with_coefficient
     assert np.all(top[:, 0] == top[:, 1]) and np.all(top[:, 1] == top[:, 2])
 
 
+def test_heatmap_cells_of_a_batch_equal_those_of_each_segment():
+    features, heatmaps = random_page(np.random.default_rng(6), 3)
+    display_range = plots.mfcc_display_range(features)
+    batch = plots.heatmap_cells(features, heatmaps, display_range=display_range)
+    assert batch.shape == (3, N_MFCC, FRAMES_PER_SEGMENT, 3)
+    for index in range(3):
+        single = plots.heatmap_cells(features[index], heatmaps[index], display_range=display_range)
+        assert np.array_equal(batch[index], single)
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (20, 130), (7, 3)])
+def test_png_bytes_decode_to_the_same_pixels(height, width):
+    image = np.random.default_rng(height * width).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(plots.png_bytes(image)))), image)
+    with pytest.raises(ValueError):
+        plots.png_bytes(image[:, :, 0])
+
+
 def test_heatmap_cells_reject_mismatched_shapes():
     with pytest.raises(ValueError):
         plots.heatmap_cells(np.zeros((10, 20)), np.zeros((10, 19)), display_range=(np.zeros(20), np.ones(20)))
