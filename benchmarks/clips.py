@@ -48,3 +48,21 @@ def concatenate(paths: list[Path], *, seconds: float, out: Path) -> Path:
     samples = np.concatenate(parts)[: int(seconds * rate)]
     soundfile.write(out, samples, rate, format="FLAC", subtype="PCM_16")
     return out
+
+
+def distinct_copies(path: Path, *, count: int, out: Path) -> list[Path]:
+    """``count`` copies of a FLAC recording with the same audio but different bytes (a title tag).
+
+    Gradio stores an upload under the hash of its bytes, and the app keeps recent results by
+    file: a repeated identical upload could be answered without classifying. Distinct copies
+    make every timed request do the whole work.
+    """
+    samples, rate = soundfile.read(path, dtype="int16")
+    copies = []
+    for index in range(count):
+        copy = out / f"{path.stem}-{index}{path.suffix}"
+        with soundfile.SoundFile(copy, "w", rate, 1 if samples.ndim == 1 else samples.shape[1], subtype="PCM_16", format="FLAC") as handle:
+            handle.title = f"genre-cam benchmark copy {index}"
+            handle.write(samples)
+        copies.append(copy)
+    return copies

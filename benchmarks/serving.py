@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.clips import REPO
-from benchmarks.timing import Timing, measure
+from benchmarks.timing import Timing, measure, measure_rounds
 
 CLASSIFY_API = "/classify"
 PING_API = "/ping_upload"  # the same upload to an endpoint that returns a constant: Gradio's own cost
@@ -38,7 +38,6 @@ class RunningApp:
     client: object
     url: str
     cold_start_s: float
-    endpoints: set[str]
     log: Path
 
     def request(self, path: Path, api_name: str):
@@ -80,8 +79,7 @@ def running_app(*, model_path: Path, first_clip: Path, downloads: Path):
             except Exception:  # not listening yet, or still starting: try again shortly
                 time.sleep(0.05)
         cold_start = time.perf_counter() - started
-        endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-        yield RunningApp(process, client, url, cold_start, endpoints, log)
+        yield RunningApp(process, client, url, cold_start, log)
     finally:
         process.terminate()
         try:
@@ -91,13 +89,29 @@ def running_app(*, model_path: Path, first_clip: Path, downloads: Path):
             process.wait()
 
 
-def measure_app(app: RunningApp, path: Path, *, repeats: int) -> dict[str, Timing | None]:
-    """A full classify request, and the constant endpoint's round trip for the same upload."""
-    timings: dict[str, Timing | None] = {"app_request": measure(lambda: app.request(path, CLASSIFY_API), repeats=repeats)}
-    timings["gradio_minimum"] = (
-        measure(lambda: app.request(path, PING_API), repeats=repeats) if PING_API in app.endpoints else None
-    )
-    return timings
+def measure_app(app: RunningApp, copies: dict[str, list[Path]], *, repeats: int) -> dict[str, dict[str, Timing | None]]:
+    """Full classify requests, and the constant endpoint's round trip for the same uploads.
+
+    ``copies`` holds, per recording, at least ``2 * (repeats + 1) + 1`` distinct copies: every request
+    uploads a file the app has not seen (see `distinct_copies`).
+    """
+    uploads = {key: iter(paths) for key, paths in copies.items()}
+
+    def request(key: str, api_name: str):
+        return lambda: app.request(next(uploads[key]), api_name)
+
+    try:  # the constant endpoint is undocumented in the API page: ask for it directly
+        app.request(next(uploads[next(iter(copies))]), PING_API)
+        has_ping = True
+    except Exception:
+        has_ping = False
+    calls = {}
+    for key in copies:
+        calls[(key, "app_request")] = request(key, CLASSIFY_API)
+        if has_ping:
+            calls[(key, "gradio_minimum")] = request(key, PING_API)
+    timings = measure_rounds(calls, repeats=repeats)
+    return {key: {name: timings.get((key, name)) for name in ("app_request", "gradio_minimum")} for key in copies}
 
 
 def measure_cli(files: list[Path], *, model_path: Path, repeats: int) -> dict[str, Timing]:

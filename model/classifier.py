@@ -273,7 +273,7 @@ class GenreClassifier:
     def heatmaps(self, features: np.ndarray, *, class_indices: np.ndarray) -> np.ndarray:
         """Grad-CAM of raw MFCC segments (n, frames, n_mfcc, channels) -> (n, frames, n_mfcc).
 
-        Segments equal to those of the last `classify` reuse its forward pass.
+        Segments of the last `classify` (all of them or a run of them) reuse its forward pass.
         """
         from model.explain import GradcamExplainer
 
@@ -281,23 +281,44 @@ class GenreClassifier:
         with self._lock:
             if self._explainer is None:
                 self._explainer = GradcamExplainer(self.network, layer=self.metadata.gradcam_layer)
-            recent = self._recent
-            if recent is not None and np.array_equal(features, recent[0]):
-                # the segments of the last `classify`: its forward pass already gave the activations
-                grid = features.shape[1:3]
-                for first in range(0, features.shape[0], BATCH_SIZE):
-                    last = first + BATCH_SIZE
-                    maps.append(
-                        self._explainer.heatmaps_of_activations(
-                            recent[1][first:last], class_indices=class_indices[first:last], grid=grid
-                        )
+            activations = self._recent_activations(features)
+            if activations is None:
+                activations = self._activations(features)
+            grid = features.shape[1:3]
+            for first in range(0, features.shape[0], BATCH_SIZE):
+                last = first + BATCH_SIZE
+                maps.append(
+                    self._explainer.heatmaps_of_activations(
+                        activations[first:last], class_indices=class_indices[first:last], grid=grid
                     )
-            else:
-                inputs = self.normalise(features)
-                for first in range(0, inputs.shape[0], BATCH_SIZE):
-                    last = first + BATCH_SIZE
-                    maps.append(self._explainer.heatmaps(inputs[first:last], class_indices=class_indices[first:last]))
+                )
         return np.concatenate(maps)
+
+    def _activations(self, features: np.ndarray) -> np.ndarray:
+        """The Grad-CAM layer's output for raw MFCC segments, from the compiled forward pass."""
+        if features.ndim != 4 or features.shape[0] == 0:
+            raise ValueError(f"expected (n > 0, frames, n_mfcc, channels), got {features.shape}")
+        inputs = self.normalise(features)
+        return np.concatenate(
+            [self._forward(inputs[first : first + BATCH_SIZE])[1].numpy() for first in range(0, len(inputs), BATCH_SIZE)]
+        )
+
+    def _recent_activations(self, features: np.ndarray) -> np.ndarray | None:
+        """The activations the last `classify` computed for these segments, or None.
+
+        ``features`` may be all of that recording's segments or any run of them (a page of
+        the app); they are compared by value, so segments changed since are recomputed.
+        """
+        if self._recent is None or features.ndim != 4 or features.shape[0] == 0:
+            return None
+        kept, activations = self._recent
+        if features.shape[1:] != kept.shape[1:] or features.shape[0] > kept.shape[0]:
+            return None
+        count = features.shape[0]
+        for start in np.flatnonzero(np.all(kept == features[0], axis=(1, 2, 3))):
+            if start + count <= kept.shape[0] and np.array_equal(features, kept[start : start + count]):
+                return activations[start : start + count]
+        return None
 
     def warm_up(self) -> None:
         """Pay one-time costs (tracing, Grad-CAM clone, resampler, filter banks) before serving."""
@@ -306,4 +327,3 @@ class GenreClassifier:
         tone = (0.3 * np.sin(2 * np.pi * 440.0 * time)).astype(np.float32)
         result = self.classify((rate, tone))
         self.explain(result)
-        self.heatmaps(result.features[:1], class_indices=np.zeros(1, dtype=np.int64))  # segments not just classified

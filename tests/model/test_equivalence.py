@@ -87,6 +87,16 @@ def test_explain_equals_gradcam_on_the_whole_network(classifier, reference_gradc
     )
 
 
+def test_a_page_of_segments_equals_gradcam_on_the_whole_network(classifier, reference_gradcam):
+    features = classifier.classify((SAMPLE_RATE, music(60.0, seed=8))).features
+    page = features[20:40]  # as the app explains one page of segments at a time
+    assert classifier._recent_activations(page) is not None, "the page should reuse classify's forward pass"
+    indices = np.arange(page.shape[0]) % len(GENRES)
+    np.testing.assert_allclose(
+        classifier.heatmaps(page, class_indices=indices), reference_gradcam(page, indices), atol=1e-5
+    )
+
+
 def test_explain_of_an_earlier_result_recomputes(classifier, reference_gradcam):
     first = classifier.classify((SAMPLE_RATE, music(6.0, seed=1)))
     classifier.classify((SAMPLE_RATE, music(6.0, seed=2)))  # the activations kept are now the second's
