@@ -57,6 +57,11 @@ def user_errors(handler: Callable) -> Callable:
     return wrapper
 
 
+def in_minutes(result: Classification) -> bool:
+    """Label times as min:s (recordings of a minute or more) rather than seconds."""
+    return result.seconds >= 60.0
+
+
 def format_span(start: float, end: float, *, minutes: bool) -> str:
     """(3.0, 6.0) -> "3.0–6.0 s"; with ``minutes`` "1:03.0–1:06.0"."""
     text = f"{plots.format_time(start, minutes=minutes, decimals=1)}–{plots.format_time(end, minutes=minutes, decimals=1)}"
@@ -77,7 +82,7 @@ def page_starts(n_segments: int, *, page_size: int = PAGE_SIZE) -> list[int]:
 
 def page_choices(result: Classification, *, page_size: int = PAGE_SIZE) -> list[tuple[str, int]]:
     """Dropdown choices for the segment range: ("0:00.0–0:31.5 · segments 1–20", 0), ..."""
-    minutes = result.seconds >= 60.0
+    minutes = in_minutes(result)
     choices = []
     for first in page_starts(len(result.starts), page_size=page_size):
         last = min(first + page_size, len(result.starts)) - 1
@@ -190,7 +195,7 @@ class Analyser:
         last = min(first + self.page_size, n_segments)
         page = segment_slice(result, first, last)
         heatmaps = self.classifier.explain(page, genre=genre)
-        minutes = result.seconds >= 60.0
+        minutes = in_minutes(result)
         genres = result.genres
         titles = []
         for index in range(last - first):

@@ -1,13 +1,13 @@
 """Pure functions from arrays to what the page shows: a probability table, a genre strip, Grad-CAM panels.
 
-Images are drawn directly: colormap look-up tables index uint8 arrays with numpy and Pillow
-draws axes and text. Drawing one matplotlib figure costs about 30 ms, a page of heatmaps
-about half a second; these functions take a few milliseconds for the same page, so a
-request costs little more than the analysis itself. Matplotlib supplies only its colormaps
-and its bundled DejaVu Sans font.
+Nothing here draws a matplotlib figure: one costs about 30 ms, so a page of 20 panels would
+cost more than the analysis itself. The genre strip is drawn directly (a colormap look-up
+table indexes a uint8 array; Pillow adds the axes). The Grad-CAM panels are HTML: each
+segment becomes a tiny image with one pixel per (frame, coefficient), which the browser
+scales up, with its title, ticks and axis labels as text. Matplotlib supplies only its
+colormaps and the DejaVu Sans font.
 
-Every image is (height, width, 3) uint8 RGB with labelled axes. Times on axes are seconds
-within the recording.
+Times on axes are seconds within the recording (min:s from a minute on).
 """
 
 from __future__ import annotations
@@ -379,16 +379,16 @@ def heatmap_html(
         f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>'
         for index in range(0, n_mfcc, 5)
     )
-    span = frames * seconds_per_frame
+    span = frames * seconds_per_frame  # pixel k shows frame k, centred on start + k * seconds_per_frame
     cells = heatmap_cells(features, heatmaps, display_range=display_range)  # (n, n_mfcc, frames, 3)
     figures = []
     for segment_cells, start, title in zip(cells, starts, titles):
-        start = float(start)
-        ticks = time_ticks(start, start + span, max_ticks=4)
+        left = float(start) - seconds_per_frame / 2.0  # the image's left edge in seconds
+        ticks = time_ticks(left, left + span, max_ticks=4)
         step = float(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
         decimals = 0 if step.is_integer() else 1
         time_spans = "".join(
-            f'<span style="left:{100.0 * (tick - start) / span:.2f}%">'
+            f'<span style="left:{100.0 * (tick - left) / span:.2f}%">'
             f"{format_time(tick, minutes=minutes, decimals=decimals)}</span>"
             for tick in ticks
         )
