@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import sys
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
 if __package__ in (None, ""):  # run as a file (python app/__main__.py, e.g. a Hugging Face Space)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,12 +22,13 @@ from pathlib import Path  # noqa: E402
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
 
 PREFIX = "genre-cam:"
-AUTH_VARIABLE = "GENRE_CAM_AUTH"  # "user:password[,user:password...]": an environment variable, so that
-# the password appears neither in the shell history nor in the process list
+# "user:password[,user:password...]", read from the environment so that passwords stay out of
+# the shell history and the process list
+AUTH_VARIABLE = "GENRE_CAM_AUTH"
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """"ann:secret,bob:other" -> [("ann", "secret"), ("bob", "other")]; None or "" -> None."""
+    """Parse "ann:secret,bob:other" into [("ann", "secret"), ("bob", "other")]; None or "" gives None."""
     if not value:
         return None
     pairs = []
@@ -91,18 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     from app.layout import APP_CSS, MAX_FILE_SIZE, build_demo, theme
 
     demo = build_demo(classifier, model_card=read_model_card(args.model))
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=args.share,
-        max_file_size=MAX_FILE_SIZE,
-        auth=auth,
-        auth_message="genre-cam: please log in." if auth else None,
-        theme=theme(),
-        css=APP_CSS,
-        prevent_thread_lock=True,
-        quiet=True,
-    )
+    try:
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            max_file_size=MAX_FILE_SIZE,
+            auth=auth,
+            auth_message="genre-cam: please log in." if auth else None,
+            theme=theme(),
+            css=APP_CSS,
+            prevent_thread_lock=True,
+            quiet=True,
+        )
+    except OSError as error:  # e.g. the port is taken
+        print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
+        return 2
     if args.share:  # before the ready line, so that whoever waits for "ready" has both
         if demo.share_url:
             print(f"{PREFIX} public link {demo.share_url} (temporary; anyone with it can use the app)", flush=True)

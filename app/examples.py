@@ -61,7 +61,9 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> list[Example]:
         if not isinstance(entry, dict) or not entry.get("file"):
             log.warning("skipping an example entry without a file: %r", entry)
             continue
-        path = (Path(directory) / str(entry["file"])).resolve()
+        # "file" is relative to examples/; a path relative to the repository also works
+        candidates = [Path(directory) / str(entry["file"]), Path(directory).parent / str(entry["file"])]
+        path = next((candidate.resolve() for candidate in candidates if candidate.is_file()), candidates[0])
         if not path.is_file():
             log.warning("skipping example %s: file not found", path)
             continue

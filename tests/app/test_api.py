@@ -171,12 +171,13 @@ def test_examples_skip_missing_files(tmp_path, snippet_clip):
     (tmp_path / "here.flac").write_bytes(snippet_clip.read_bytes())
     entries = [
         {"file": "here.flac", "label": "blues, 3 s", "title": "T", "artist": "A", "package": "p", "licence": "GPL"},
+        {"file": f"{tmp_path.name}/here.flac", "label": "the same, named from the parent folder"},
         {"file": "missing.flac", "label": "gone"},
         {"label": "no file"},
     ]
     (tmp_path / "examples.json").write_text(json.dumps(entries))
-    (example,) = load_examples(tmp_path)
-    assert example.path == (tmp_path / "here.flac").resolve() and example.label == "blues, 3 s"
+    example, same = load_examples(tmp_path)
+    assert example.path == same.path == (tmp_path / "here.flac").resolve() and example.label == "blues, 3 s"
     assert "*T* by A" in example.credit and "GPL" in example.credit
     (tmp_path / "examples.json").write_text("{not json")
     assert load_examples(tmp_path) == []
