@@ -308,12 +308,17 @@ def png_bytes(image: np.ndarray) -> bytes:
 
     Written directly (signature, IHDR, one zlib IDAT, IEND) because Pillow's encoder costs
     ~0.6 ms of set-up per image, ten times the work for a 130 x 20 panel, and a page has 20.
+    Every row uses PNG's "Sub" filter (each byte minus the same channel of the pixel to its
+    left), which makes smooth heatmaps about a quarter smaller than unfiltered rows.
     """
     image = np.ascontiguousarray(image, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected (height, width, 3) RGB, got {image.shape}")
     height, width, _ = image.shape
-    rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, -1)], axis=1)  # filter 0
+    flat = image.reshape(height, -1)
+    filtered = flat.copy()
+    filtered[:, 3:] -= flat[:, :-3]  # uint8 arithmetic wraps modulo 256, as the filter requires
+    rows = np.concatenate([np.ones((height, 1), np.uint8), filtered], axis=1)  # filter type 1 per row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
