@@ -37,7 +37,7 @@ Grad-CAM then shows which parts of each segment drove that decision.
 INPUT_HINT = """
 {formats}; any sample rate, mono or stereo, up to {max_size}. At least {min_seconds:g} s of music;
 the first {max_minutes:g} minutes of longer recordings are analysed. Uploads and recordings are
-analysed at once.
+analysed at once, on this server only, and their files deleted within about {keep_hours:g} hours.
 """
 
 GRADCAM_GUIDE = """
@@ -58,7 +58,6 @@ STRIP_NOTE = (
 
 APP_CSS = """
 #top-genre h2 { text-transform: capitalize; }
-#genre-strip img { image-rendering: auto; }
 """
 
 
@@ -107,6 +106,7 @@ def build_demo(
                         max_size=MAX_FILE_SIZE.upper().replace("MB", " MB"),
                         min_seconds=MIN_SECONDS,
                         max_minutes=MAX_SECONDS / 60.0,
+                        keep_hours=sum(DELETE_CACHE) / 3600.0,
                     ),
                     elem_id="input-hint",
                 )
