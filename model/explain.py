@@ -44,7 +44,7 @@ class GradcamExplainer:
         rest = keras.Model(linear.get_layer(layer).output, linear.outputs, name="gradcam_head")
         activation = keras.Input(shape=target.output.shape[1:], name="activation")
         marked = keras.layers.Identity(name=layer)(activation)  # the layer Gradcam reads
-        self._gradcam = Gradcam(keras.Model(activation, rest(marked)), clone=False)
+        self._gradcam = Gradcam(keras.Model(activation, _compiled(rest)(marked)), clone=False)
 
     def activations(self, inputs: np.ndarray) -> np.ndarray:
         """The Grad-CAM layer's output.
@@ -114,11 +114,11 @@ class GradcamExplainer:
         return np.clip(np.nan_to_num(cam, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
     def _score(self, indices: list[int]):
-        """Score of class ``indices[i]`` in row i of the output: `CategoricalScore` in one gather.
+        """Score of class ``indices[i]`` in row i of the output, as `CategoricalScore` gives it.
 
-        CategoricalScore slices the output once per segment, and its gradient once more per
-        segment, which costs more than the rest of the batch's Grad-CAM; a gather selects the
-        same values, so the gradients are the same.
+        CategoricalScore slices the output once per segment (and its gradient once more per
+        segment), and a gather's gradient is costly too; a one-hot mask selects the same
+        values exactly, and its gradient is the mask itself.
         """
         tf = import_tensorflow()
         n_classes = self._n_classes
@@ -126,8 +126,8 @@ class GradcamExplainer:
             raise ValueError("`indices` is required: no segments to explain")
         if not all(-n_classes <= index < n_classes for index in indices):
             raise ValueError(f"Invalid index value. indices: {indices}, classes: {n_classes}")
-        chosen = tf.constant([index % n_classes for index in indices], dtype=tf.int32)
-        return lambda output: tf.gather(output, chosen, axis=1, batch_dims=1)
+        mask = tf.constant(np.eye(n_classes, dtype=np.float32)[indices])
+        return lambda output: tf.reduce_sum(output * mask, axis=-1)
 
     @staticmethod
     def _check_indices(class_indices: np.ndarray, n_segments: int) -> list[int]:
@@ -135,3 +135,29 @@ class GradcamExplainer:
         if len(indices) != n_segments:
             raise ValueError(f"{len(indices)} class indices for {n_segments} segments")
         return indices
+
+
+def _compiled(model):
+    """``model`` as one Keras layer that runs it as a single compiled TensorFlow function.
+
+    The gradient tape then records one differentiable call instead of every layer's
+    operations, which on a few small layers is mostly Python overhead.
+    """
+    tf = import_tensorflow()
+    import keras
+
+    class Compiled(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__(name=f"{model.name}_compiled")
+            self.model = model
+            signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+            self._function = tf.function(lambda x: model(x, training=False), input_signature=signature)
+
+        def call(self, inputs):
+            return self._function(inputs)
+
+        def compute_output_shape(self, input_shape):
+            return model.compute_output_shape(input_shape)
+
+    return Compiled()
+

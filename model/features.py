@@ -145,10 +145,12 @@ def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray
     mel_basis, dct = _mel_dct_basis(
         sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, n_mfcc=config.n_mfcc
     )
-    spectrum = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
-    mel_power = mel_basis @ spectrum  # (n_mels, n_frames)
-    log_mel = librosa.power_to_db(mel_power, top_db=config.top_db)
-    return np.ascontiguousarray((dct @ log_mel).T, dtype=np.float32)
+    # librosa's STFT is Fortran-ordered: its transpose is (n_frames, 1 + n_fft//2) in C order,
+    # so the products below run along contiguous rows, and time stays first throughout.
+    stft = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length).T
+    power = np.square(stft.real) + np.square(stft.imag)
+    log_mel = librosa.power_to_db(power @ mel_basis.T, top_db=config.top_db)  # (n_frames, n_mels)
+    return np.ascontiguousarray(log_mel @ dct.T, dtype=np.float32)
 
 
 def add_deltas(coefficients: np.ndarray) -> np.ndarray:
