@@ -135,7 +135,7 @@ def _measure_app(args, recordings: dict[str, Path], scratch: Path) -> dict:
     first = copies["30s"].pop()
     print("starting the app ...", file=sys.stderr, flush=True)
     try:
-        with running_app(model_path=args.model, first_clip=first, downloads=scratch / "downloads") as app:
+        with running_app(model_path=args.model, first_clip=first, scratch=scratch) as app:
             results: dict = {"cold_start": app.cold_start_s}
             results.update(measure_app(app, copies, repeats=args.repeats))
     except RuntimeError as error:

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,8 +45,12 @@ class RunningApp:
         return self.client.predict(handle_file(str(path)), api_name=api_name)
 
 
+def _tail(log: Path, *, lines: int = 5) -> str:
+    return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+
+
 @contextlib.contextmanager
-def running_app(*, model_path: Path, first_clip: Path, downloads: Path):
+def running_app(*, model_path: Path, first_clip: Path, scratch: Path):
     """Start ``python -m app`` on a free local port; yield it once it has served ``first_clip``.
 
     The cold start runs from just before the process starts to the first classify result in
@@ -59,7 +62,8 @@ def running_app(*, model_path: Path, first_clip: Path, downloads: Path):
         raise RuntimeError("app/__main__.py does not exist yet")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
-    log = Path(tempfile.mkstemp(prefix="genre-cam-app-", suffix=".log")[1])
+    log = scratch / "app.log"
+    downloads = scratch / "downloads"
     command = [sys.executable, "-m", "app", "--port", str(port), "--model", str(model_path)]
     started = time.perf_counter()
     with open(log, "wb") as log_handle:
@@ -68,9 +72,9 @@ def running_app(*, model_path: Path, first_clip: Path, downloads: Path):
         client = None
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the app exited with code {process.returncode}; its log: {log}")
+                raise RuntimeError(f"the app exited with code {process.returncode}: {_tail(log)}")
             if time.perf_counter() - started > START_TIMEOUT_S:
-                raise RuntimeError(f"the app did not serve a result within {START_TIMEOUT_S:g} s; its log: {log}")
+                raise RuntimeError(f"the app did not serve a result within {START_TIMEOUT_S:g} s: {_tail(log)}")
             try:
                 if client is None:
                     client = Client(url, verbose=False, download_files=str(downloads))
