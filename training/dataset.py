@@ -21,7 +21,7 @@ from model.features import FeatureConfig, mfcc_segments
 from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
-AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass")
+AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass", "mp3", "telephone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +69,22 @@ def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> n
         cutoff = float(rng.uniform(3000.0, 5000.0))
         sos = scipy.signal.butter(8, cutoff, btype="low", fs=sample_rate, output="sos")
         return scipy.signal.sosfilt(sos, y).astype(np.float32)
+    if kind == "mp3":
+        import io
+
+        import soundfile
+
+        buffer = io.BytesIO()
+        soundfile.write(buffer, y, sample_rate, format="MP3", subtype="MPEG_LAYER_III",
+                        compression_level=float(rng.uniform(0.7, 1.0)), bitrate_mode="CONSTANT")
+        buffer.seek(0)
+        coded, rate = soundfile.read(buffer, dtype="float32")
+        coded = coded if coded.ndim == 1 else coded.mean(axis=1)
+        return librosa.resample(coded, orig_sr=rate, target_sr=sample_rate) if rate != sample_rate else coded
+    if kind == "telephone":
+        narrow = int(rng.choice([8000, 11025, 16000]))
+        low = librosa.resample(y, orig_sr=sample_rate, target_sr=narrow)
+        return librosa.resample(low, orig_sr=narrow, target_sr=sample_rate)
     raise ValueError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
 
 
