@@ -136,3 +136,23 @@ def test_probabilities_equal_a_plain_network_call(classifier):
     plain = classifier.network(classifier.normalise(result.features), training=False).numpy()
     np.testing.assert_allclose(result.segment_probabilities, plain, atol=1e-6)
     np.testing.assert_allclose(classifier.predict_segments(result.features), plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(44100, 1), (44100, 2), (2, 44100), (30000, 6), (30000, 12)])
+def test_downmix_equals_numpy_mean(shape):
+    from model.audio import _to_mono
+
+    data = np.random.default_rng(sum(shape)).uniform(-1, 1, shape).astype(np.float32)
+    channels_last = data.T if shape[0] < shape[1] else data
+    np.testing.assert_array_equal(_to_mono(data), channels_last.mean(axis=1, dtype=np.float64).astype(np.float32))
+
+
+def test_mfcc_of_a_gtzan_clip_equals_librosa(full_clip):
+    import librosa
+
+    from model.audio import load_audio
+    from model.features import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, mfcc, normalise_loudness
+
+    y = normalise_loudness(load_audio(full_clip).samples)
+    reference = librosa.feature.mfcc(y=y, sr=SAMPLE_RATE, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS).T
+    np.testing.assert_allclose(mfcc(y), reference, rtol=1e-4, atol=1e-3)
