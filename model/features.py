@@ -35,6 +35,9 @@ MIN_SECONDS = 1.0  # shorter audio is rejected as too short to mean anything
 MAX_SECONDS = 600.0  # longer audio is cut: only its first MAX_SECONDS are analysed
 SILENCE_PEAK = 1e-4  # a recording whose peak stays below this (-80 dBFS) is silent
 
+STFT_BLOCK_FRAMES = 512  # frames per FFT call: 4 MB of float32 frames, whatever the length
+FFT_WORKERS = 2  # threads per FFT call (measured on 2 cores: 10 % faster than one)
+
 # Derived values: whole numbers of samples and frames.
 SEGMENT_SAMPLES = round(SEGMENT_SECONDS * SAMPLE_RATE)
 FRAMES_PER_SEGMENT = 1 + SEGMENT_SAMPLES // HOP_LENGTH  # librosa pads by n_fft//2 (center=True)
@@ -111,6 +114,12 @@ def _mel_dct_basis(
     return mel, dct[:n_mfcc].astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
+    """(n_fft,) float32 periodic Hann window, as librosa.stft uses."""
+    return librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+
+
 def normalise_loudness(y: np.ndarray, *, target_rms_dbfs: float = TARGET_RMS_DBFS) -> np.ndarray:
     """Scale audio to a fixed RMS level so that recording gain does not change the MFCC.
 
@@ -131,8 +140,11 @@ def normalise_loudness(y: np.ndarray, *, target_rms_dbfs: float = TARGET_RMS_DBF
 def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
     """MFCC matrix of a whole recording, equal to ``librosa.feature.mfcc`` with the same parameters.
 
-    Computed as librosa does (power STFT, mel filter bank, ``power_to_db``, orthonormal
-    DCT-II), with the filter bank and DCT built once per parameter set.
+    Computed as librosa does (centred frames with zero padding, periodic Hann window, power
+    spectrum, mel filter bank, ``power_to_db``, orthonormal DCT-II), with the filter bank,
+    window and DCT built once per parameter set. The FFT runs in single precision on blocks
+    of frames (librosa's runs in double precision and keeps the whole spectrogram): the
+    result differs from librosa's by float32 rounding only, and memory stays bounded.
 
     Parameters
     ----------
@@ -145,11 +157,15 @@ def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray
     mel_basis, dct = _mel_dct_basis(
         sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, n_mfcc=config.n_mfcc
     )
-    # librosa's STFT is Fortran-ordered: its transpose is (n_frames, 1 + n_fft//2) in C order,
-    # so the products below run along contiguous rows, and time stays first throughout.
-    stft = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length).T
-    power = np.square(stft.real) + np.square(stft.imag)
-    log_mel = librosa.power_to_db(power @ mel_basis.T, top_db=config.top_db)  # (n_frames, n_mels)
+    window = _window(config.n_fft)
+    padded = np.pad(y, config.n_fft // 2)  # librosa.stft(center=True, pad_mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length]
+    mel_power = np.empty((frames.shape[0], config.n_mels), dtype=np.float32)  # time first throughout
+    for first in range(0, frames.shape[0], STFT_BLOCK_FRAMES):
+        block = slice(first, first + STFT_BLOCK_FRAMES)
+        spectrum = scipy.fft.rfft(frames[block] * window, axis=-1, workers=FFT_WORKERS)
+        mel_power[block] = (np.square(spectrum.real) + np.square(spectrum.imag)) @ mel_basis.T
+    log_mel = librosa.power_to_db(mel_power, top_db=config.top_db)
     return np.ascontiguousarray(log_mel @ dct.T, dtype=np.float32)
 
 
