@@ -62,6 +62,8 @@ def _to_mono(data: np.ndarray) -> np.ndarray:
         # Gradio and soundfile give (n, channels); a (channels, n) array has few rows.
         if data.shape[0] < data.shape[1] and data.shape[0] <= 8:
             data = data.T
+        if data.shape[1] == 1:
+            return data[:, 0].astype(np.float32)  # the mean of one channel is the channel itself (a copy)
         # The channels' mean in float64, added column by column: the same sums in the same
         # order as data.mean(axis=1, dtype=np.float64), five times faster on a few channels.
         total = data[:, 0].astype(np.float64)
@@ -144,14 +146,15 @@ def load_audio(source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> Deco
 
     if data.shape[0] == 0:
         raise AudioInputError("The recording contains no audio samples.")
-    if not np.all(np.isfinite(data)):
+    peak = float(np.max(np.abs(data)))  # NaN or infinity anywhere makes the peak non-finite
+    if not np.isfinite(peak):
         raise AudioInputError("The recording contains invalid samples (NaN or infinity).")
     seconds = data.shape[0] / rate
     if seconds < MIN_SECONDS:
         raise AudioInputError(
             f"The recording is too short ({seconds:.2f} s). Please use at least {MIN_SECONDS:g} s of music."
         )
-    if float(np.max(np.abs(data))) < SILENCE_PEAK:
+    if peak < SILENCE_PEAK:
         raise AudioInputError("The recording is silent: there is nothing to classify.")
     if rate != SAMPLE_RATE:
         data = librosa.resample(data, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
