@@ -66,3 +66,17 @@ def distinct_copies(path: Path, *, count: int, out: Path) -> list[Path]:
             handle.write(samples)
         copies.append(copy)
     return copies
+
+
+def as_mp3(path: Path, *, rate: int, out: Path) -> Path | None:
+    """The recording as a stereo MP3 at ``rate`` Hz, as most uploads are; None without an MP3 encoder."""
+    import librosa
+
+    samples, clip_rate = soundfile.read(path, dtype="float32")
+    resampled = librosa.resample(samples, orig_sr=clip_rate, target_sr=rate)
+    stereo = np.stack([resampled, resampled], axis=1)
+    try:
+        soundfile.write(out, stereo, rate, format="MP3", subtype="MPEG_LAYER_III")
+    except (soundfile.LibsndfileError, ValueError, TypeError):
+        return None
+    return out

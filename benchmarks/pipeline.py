@@ -44,11 +44,23 @@ def seed_pipeline(path: Path, *, model_path: Path) -> np.ndarray:
 
 
 def measure_pipeline(
-    classifier, recordings: dict[str, Path], *, model_path: Path, repeats: int, seed_repeats: int
+    classifier,
+    recordings: dict[str, Path],
+    *,
+    model_path: Path,
+    repeats: int,
+    seed_repeats: int,
+    floor_only: dict[str, Path] | None = None,
 ) -> dict[str, dict[str, Timing | int]]:
-    """Every in-process measure on every recording, timed in rounds (see `measure_rounds`)."""
+    """Every in-process measure on every recording, timed in rounds (see `measure_rounds`).
+
+    ``floor_only`` recordings (other encodings of the same music) get the floor measure only.
+    """
     config = classifier.metadata.features
     calls, results = {}, {}
+    for key, path in (floor_only or {}).items():
+        results[key] = {}
+        calls[(key, "floor")] = lambda path=path: floor(path, config=config)
     for key, path in recordings.items():
         result = classifier.classify(str(path))
         results[key] = {"segments": int(result.starts.shape[0])}
