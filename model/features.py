@@ -134,7 +134,7 @@ def normalise_loudness(y: np.ndarray, *, target_rms_dbfs: float = TARGET_RMS_DBF
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
     if rms <= 0.0:
         return y.astype(np.float32, copy=True)
-    return (y * (10.0 ** (target_rms_dbfs / 20.0) / rms)).astype(np.float32)
+    return (y * (10.0 ** (target_rms_dbfs / 20.0) / rms)).astype(np.float32, copy=False)
 
 
 def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
