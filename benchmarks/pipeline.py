@@ -72,6 +72,7 @@ def measure_pipeline(
                 (key, "classify_gradcam"): lambda path=path: classify_and_explain(classifier, path),
                 # the call before this one classified the same recording, as in the app
                 (key, "gradcam"): lambda result=result: classifier.explain(result),
+                # a segment of the same recording: only tf-keras-vis's call and the expansion are timed
                 (key, "gradcam_one_segment"): lambda one=one: classifier.heatmaps(
                     one, class_indices=np.zeros(1, dtype=np.int64)
                 ),

@@ -23,11 +23,6 @@ class Timing:
     def median(self) -> float:
         return statistics.median(self.samples)
 
-    @property
-    def spread(self) -> float:
-        """(max - min) / median: how noisy the measure was."""
-        return (max(self.samples) - min(self.samples)) / self.median if self.median > 0 else 0.0
-
     def to_dict(self) -> dict:
         return {"median_s": self.median, "samples_s": list(self.samples)}
 
