@@ -65,9 +65,11 @@ def running_app(*, model_path: Path, first_clip: Path, scratch: Path):
     log = scratch / "app.log"
     downloads = scratch / "downloads"
     command = [sys.executable, "-m", "app", "--port", str(port), "--model", str(model_path)]
+    # the app's uploads (copies of GTZAN audio) go to the scratch folder and leave with it
+    environment = {**_environment(), "GRADIO_TEMP_DIR": str(scratch / "gradio")}
     started = time.perf_counter()
     with open(log, "wb") as log_handle:
-        process = subprocess.Popen(command, cwd=REPO, env=_environment(), stdout=log_handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log_handle, stderr=subprocess.STDOUT)
     try:
         client = None
         while True:
