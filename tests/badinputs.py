@@ -8,7 +8,8 @@ message containing given words.
 ``write_cases(folder)`` writes the quick cases; ``write_oversize`` (a sparse file above the
 app's upload limit) and ``write_hour_long`` (one hour of MP3, a few seconds to make) are
 separate because only some tests need them. Every writer skips a file that already exists,
-so a folder under pytest's session base temp acts as a cache for the whole run.
+so a folder under pytest's session base temp acts as a cache for the whole run. ``PeakRss``
+samples a server's memory while the cases are sent (the API suite and scripts/load_test.py).
 
     python -m tests.badinputs FOLDER   # write them all and list them (to try them by hand)
 """
@@ -21,6 +22,7 @@ import io
 import os
 import struct
 import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -176,6 +178,7 @@ def mp4_bytes() -> bytes:
 def _write_once(path: Path, make: Callable[[Path], None]) -> Path:
     """Write ``path`` with ``make(temporary_path)`` unless it exists; atomic, so a cache is never half-written."""
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.part")
         make(partial)
         os.replace(partial, path)
@@ -367,6 +370,40 @@ def session_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.getbasetemp() / "badinputs"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+# --- measuring ---------------------------------------------------------------------------------------
+
+
+class PeakRss:
+    """Peak resident memory (bytes) of a process and its children, sampled in a thread until `stop`."""
+
+    def __init__(self, pid: int, *, interval: float = 0.05) -> None:
+        import psutil
+
+        self.peak = 0
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                processes = [self._process, *self._process.children(recursive=True)]
+                self.peak = max(self.peak, sum(process.memory_info().rss for process in processes))
+            except psutil.Error:  # the process ended
+                return
+            self._stop.wait(self._interval)
+
+    def stop(self) -> int:
+        """Stop sampling; the peak so far."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.peak
 
 
 def main(argv: list[str]) -> int:
