@@ -34,6 +34,8 @@ DECODER_CHATTER = re.compile(r"^(\[src/libmpg123/|Note: |Warning: )")
 # Cases that currently end the process with a traceback (losing every file after them): each runs
 # alone, marked xfail, until model/ is fixed; then it moves into the batch.
 KNOWN_CRASHES = {"header_only_stereo": "IndexError in model.audio._to_mono on (0, 2) frames"}
+# Cases that currently get a wrong answer without crashing (strict xfail in the batch)
+KNOWN_WRONG = {"huge_float": "model.audio resamples before clipping: soxr overflows float32, NaN probabilities, exit 0"}
 
 
 @dataclasses.dataclass
@@ -119,6 +121,8 @@ def batch(cases, goods) -> CliRun:
 
 
 BATCH_CASES = [name for name in [*badinputs.QUICK_NAMES, "oversize"] if name not in KNOWN_CRASHES]
+BATCH_PARAMS = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[name])) if name in KNOWN_WRONG
+                else name for name in BATCH_CASES]
 
 
 def test_the_batch_finishes_in_time_and_exits_1(batch):
@@ -143,7 +147,7 @@ def check_case(run: CliRun, case: badinputs.Case, good: Path) -> None:
     assert_valid_record(records[str(good)], truncated=False)
 
 
-@pytest.mark.parametrize("name", BATCH_CASES)
+@pytest.mark.parametrize("name", BATCH_PARAMS)
 def test_each_case_gets_a_result_or_one_clear_line(name, cases, goods, batch):
     check_case(batch, cases[name], goods[name])
 
