@@ -16,10 +16,15 @@ if __package__ in (None, ""):  # run as a file (python app/__main__.py, e.g. a H
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
 
 PREFIX = "genre-cam:"
 # "user:password[,user:password...]", read from the environment so that passwords stay out of
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     login = f" (login required: {len(auth)} user{'s' if len(auth) > 1 else ''})" if auth else ""
     print(f"{PREFIX} ready in {time.perf_counter() - started:.1f} s at {demo.local_url}{login}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM gets Ctrl-C's clean-up of uploaded files
     demo.block_thread()  # until Ctrl-C or SIGTERM
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         print(f"error: cannot use the model: {error}", file=sys.stderr)
         return 2
+    # libmpg123 inside libsndfile writes decoder notes straight to fd 2: keep our own messages on a
+    # duplicate of stderr and silence fd 2 while decoding, so each bad file costs exactly one line.
+    messages = os.fdopen(os.dup(2), "w", buffering=1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = messages
     failures = 0
     for first in range(0, len(args.files), BATCH_FILES):
         batch = args.files[first : first + BATCH_FILES]

@@ -59,6 +59,8 @@ def _to_mono(data: np.ndarray) -> np.ndarray:
     if data.ndim == 1:
         return data
     if data.ndim == 2:
+        if 0 in data.shape:
+            return np.zeros(0, dtype=np.float32)
         # Gradio and soundfile give (n, channels); a (channels, n) array has few rows.
         if data.shape[0] < data.shape[1] and data.shape[0] <= 8:
             data = data.T
@@ -128,7 +130,7 @@ def load_audio(source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> Deco
         rate, array = source
         try:
             rate = int(rate)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise AudioInputError("The sample rate must be a whole number of hertz.") from error
         if rate <= 0:
             raise AudioInputError("The sample rate must be positive.")
@@ -156,7 +158,8 @@ def load_audio(source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> Deco
         )
     if peak < SILENCE_PEAK:
         raise AudioInputError("The recording is silent: there is nothing to classify.")
-    if rate != SAMPLE_RATE:
-        data = librosa.resample(data, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
     data = np.clip(data, -1e3, 1e3).astype(np.float32, copy=False)  # float files may exceed [-1, 1]
+    if rate != SAMPLE_RATE:  # clipped first: huge values would overflow the resampler into NaN
+        data = librosa.resample(data, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     return DecodedAudio(samples=data, source_seconds=float(total_seconds), truncated=bool(truncated))

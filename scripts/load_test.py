@@ -45,7 +45,7 @@ REQUEST_TIMEOUT = 300.0  # seconds per request, queueing included (16 users, one
 GOOD_SHARE = 0.6  # of the requests
 GENERIC = ("something went wrong", "upstream gradio app has raised an exception", "error raised")
 # bad cases whose reply is known not to be the model's own message yet (reported; counted apart)
-KNOWN_UNCLEAR = {"header_only_stereo"}
+KNOWN_UNCLEAR: set[str] = set()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

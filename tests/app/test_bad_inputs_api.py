@@ -27,10 +27,7 @@ GENERIC = ("something went wrong", "error raised", "upstream gradio app has rais
 N_OUTPUTS = 9  # classify's outputs, in layout order (app/layout.py)
 NOTE, RESULT = 3, 8
 # Cases the app does not answer as it should yet (strict xfail: remove when model/ is fixed)
-KNOWN_FAILURES = {
-    "header_only_stereo": "model.audio._to_mono raises IndexError on (0, 2) frames: generic error",
-    "huge_float": "model.audio resamples before clipping: soxr overflows float32, the app shows a genre without probabilities",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,9 @@ PEAK_RSS_LIMIT = 2.5 * 2**30  # bytes; the hour-long MP3 measured 0.97 GB (Tenso
 DECODER_CHATTER = re.compile(r"^(\[src/libmpg123/|Note: |Warning: )")
 # Cases that currently end the process with a traceback (losing every file after them): each runs
 # alone, marked xfail, until model/ is fixed; then it moves into the batch.
-KNOWN_CRASHES = {"header_only_stereo": "IndexError in model.audio._to_mono on (0, 2) frames"}
+KNOWN_CRASHES: dict[str, str] = {}
 # Cases that currently get a wrong answer without crashing (strict xfail in the batch)
-KNOWN_WRONG = {"huge_float": "model.audio resamples before clipping: soxr overflows float32, NaN probabilities, exit 0"}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 @dataclasses.dataclass
@@ -167,11 +167,6 @@ def test_stderr_holds_only_the_reasons(cases, batch):
     assert sorted(line.partition(": ")[0] for line in lines) == sorted(expected), batch.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="libmpg123 (in libsndfile) prints 'warning: Cannot read next header, a one-frame stream?' to fd 2 "
-    "for the random .mp3, so stderr is not one line per bad file; fix in model/__main__.py (see the report)",
-)
 def test_no_decoder_chatter_on_stderr(batch):
     assert [line for line in batch.stderr.splitlines() if DECODER_CHATTER.match(line)] == []
 

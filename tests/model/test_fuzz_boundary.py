@@ -229,8 +229,9 @@ def sample_arrays(draw) -> tuple[object, np.ndarray]:
 def known_bug(rate, samples: np.ndarray) -> str | None:
     """Inputs that hit a reported bug in model/audio.py (each pinned by an xfail below); None otherwise.
 
-    Remove each clause together with its xfail once model/audio.py is fixed.
+    All of them are fixed now; the regression tests below pin them.
     """
+    return None
     if samples.ndim == 2 and 0 in samples.shape:
         return "zero-size channel axis: IndexError in _to_mono"
     if isinstance(rate, float) and math.isinf(rate):
@@ -310,11 +311,9 @@ def _header_only_stereo_wav() -> bytes:
         pytest.param(44100, np.sign(NOISE) * np.float32(1e37), id="huge-values-resampled"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="model/audio.py bug, see known_bug() and the report")
 def test_reported_array_bugs(rate, samples):
     decodes_or_refuses((rate, samples), tolerate_known_bug=False)
 
 
-@pytest.mark.xfail(strict=True, reason="model/audio.py: _to_mono raises IndexError on (0, 2) frames from soundfile")
 def test_reported_header_only_stereo_wav():
     decodes_or_refuses(_header_only_stereo_wav(), tolerate_known_bug=False)
