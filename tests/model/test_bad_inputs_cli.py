@@ -152,15 +152,6 @@ def test_each_case_gets_a_result_or_one_clear_line(name, cases, goods, batch):
     check_case(batch, cases[name], goods[name])
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) for name, reason in KNOWN_CRASHES.items()]
-)
-def test_known_crash_cases_alone(name, cases, goods):
-    run = run_cli(cases[name].path, goods[name])
-    assert "Traceback" not in run.stderr, run.stderr
-    check_case(run, cases[name], goods[name])
-
-
 def test_stderr_holds_only_the_reasons(cases, batch):
     expected = {str(case.path) for name, case in cases.items() if not case.cli.valid and name not in KNOWN_CRASHES}
     lines = [line for line in batch.stderr.splitlines() if not DECODER_CHATTER.match(line)]
