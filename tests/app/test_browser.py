@@ -301,16 +301,22 @@ def test_example_shows_chart_and_heatmaps(page, endpoints, metadata):
     assert_results(page, genres=metadata.genres, seconds=seconds)
 
 
+def click_classify(page, endpoints) -> dict:
+    """Click Classify and return its finished, successful event."""
+    before = joined_count(page)
+    page.locator("#classify-button").click()
+    event = wait_for_event(page, endpoints["classify"], after=before)
+    assert event["success"], event
+    return event
+
+
 def test_upload_and_classify(page, endpoints, metadata, upload_clip):
     before = joined_count(page)
     upload(page, upload_clip)
     # Uploading already analyses the file; the Classify button must do it again on its own.
     event = wait_for_event(page, endpoints["classify_upload"], after=before)
     assert event["success"], event
-    before = joined_count(page)
-    page.locator("#classify-button").click()
-    event = wait_for_event(page, endpoints["classify"], after=before)
-    assert event["success"], event
+    event = click_classify(page, endpoints)
     assert sent_file_name(event) == upload_clip.name
     assert_results(page, genres=metadata.genres, seconds=UPLOAD_SECONDS)
 
@@ -333,10 +339,7 @@ def test_record_through_fake_microphone(playwright, running_app, endpoints, meta
         # Stopping analyses the recording at once; then the Classify button on the same recording.
         recording = wait_for_event(page, endpoints["classify_recording"], after=before)
         assert recording["success"], recording
-        before = joined_count(page)
-        page.locator("#classify-button").click()
-        event = wait_for_event(page, endpoints["classify"], after=before)
-        assert event["success"], event
+        event = click_classify(page, endpoints)
         assert event["data"][0]["path"] == recording["data"][0]["path"], "Classify sent another file"
         assert_results(page, genres=metadata.genres, seconds=recorded_seconds, tolerance=1.0)
 
