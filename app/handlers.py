@@ -228,7 +228,7 @@ class Analyser:
 
         Returns
         -------
-        (top genre, probability table, genre strip, analysis note, genre-select update,
+        (top genre, probability table, genre strip (HTML), analysis note, genre-select update,
         segment-range update, heatmap HTML, heatmap note, result JSON)
         """
         progress(0.05, desc="Decoding and analysing the audio")
@@ -236,7 +236,10 @@ class Analyser:
         progress(0.6, desc="Explaining with Grad-CAM")
         panels, heatmap_note = self.heatmap_page(result, genre=None, first=0)
         progress(0.9, desc="Drawing")
-        strip = plots.genre_strip(result.genres, result.segment_probabilities, result.starts, result.ends)
+        strip = plots.image_html(
+            plots.genre_strip(result.genres, result.segment_probabilities, result.starts, result.ends),
+            alt=f"Genre probabilities over time; top genre overall: {result.genre}",
+        )
         choices = page_choices(result, page_size=self.page_size)
         return (
             {genre: float(p) for genre, p in zip(result.genres, result.probabilities)},

@@ -141,13 +141,7 @@ def build_demo(
                 )
                 analysis_note = gr.Markdown(elem_id="analysis-note")
 
-        genre_strip = gr.Image(
-            label="Genre over time",
-            format="png",
-            interactive=False,
-            buttons=["download", "fullscreen"],
-            elem_id="genre-strip",
-        )
+        genre_strip = gr.HTML(label="Genre over time", show_label=True, container=True, elem_id="genre-strip")
         gr.Markdown(STRIP_NOTE, elem_id="strip-note")
 
         gr.Markdown("## Where the network found its evidence (Grad-CAM)")
@@ -227,7 +221,7 @@ def clear_outputs() -> tuple:
     return (
         None,
         None,
-        None,
+        "",
         "",
         gr.update(value=OWN_GENRE),
         gr.update(visible=False),

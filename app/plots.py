@@ -250,6 +250,17 @@ def genre_strip(
     return np.asarray(canvas)
 
 
+def image_html(image: np.ndarray, *, alt: str, css_class: str = "gc-strip") -> str:
+    """(height, width, 3) uint8 RGB -> an ``<img>`` holding it as a PNG data URI.
+
+    The page gets the picture inside the reply itself: no file written on the server and no
+    second request from the browser, which for a picture this small costs more than drawing it.
+    """
+    height, width = image.shape[:2]
+    return (f'<img class="{css_class}" src="{png_data_uri(image)}" width="{width}" height="{height}" '
+            f'alt="{html.escape(alt)}" style="max-width:100%;height:auto">')
+
+
 # --- Grad-CAM over MFCC ------------------------------------------------------------------
 
 

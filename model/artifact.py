@@ -36,7 +36,7 @@ class ModelMetadata:
     features : the feature parameters the model was trained with.
     mean, std : (n_mfcc, n_channels) normalisation statistics from the training segments.
     aggregation : how segment probabilities become the recording's ("mean" or "log_mean").
-    gradcam_layer : name of the conv layer Grad-CAM reads.
+    gradcam_layer : name of the layer Grad-CAM reads (its output is (rows, columns, filters)).
     training : data summary and settings (clips per split and kind, epochs, seed, ...).
     metrics : measured figures, each with the split it was measured on.
     clip_model : parameters of the clip-statistics model fused with the CNN (`model.clipstats`),
@@ -48,7 +48,7 @@ class ModelMetadata:
     mean: np.ndarray
     std: np.ndarray
     aggregation: str = "mean"
-    gradcam_layer: str = "gradcam_conv"
+    gradcam_layer: str = dataclasses.field(default_factory=lambda: _default_gradcam_layer())
     architecture: str = "genre_cnn"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -77,7 +77,7 @@ class ModelMetadata:
                 mean=np.asarray(values["normalisation"]["mean"], dtype=np.float32),
                 std=np.asarray(values["normalisation"]["std"], dtype=np.float32),
                 aggregation=values.get("aggregation", "mean"),
-                gradcam_layer=values.get("gradcam_layer", "gradcam_conv"),
+                gradcam_layer=values["gradcam_layer"] if "gradcam_layer" in values else _default_gradcam_layer(),
                 architecture=values.get("architecture", "genre_cnn"),
                 training=values.get("training", {}),
                 metrics=values.get("metrics", {}),
@@ -140,6 +140,13 @@ def check_features(metadata: ModelMetadata, *, expected: FeatureConfig = DEFAULT
             "the model was trained with other feature parameters than model/features.py defines "
             f"({'; '.join(differences)}); retrain it or restore the parameters"
         )
+
+
+def _default_gradcam_layer() -> str:
+    """model.network's GRADCAM_LAYER, imported only when needed (that module imports Keras)."""
+    from model.network import GRADCAM_LAYER
+
+    return GRADCAM_LAYER
 
 
 def load_artifact(

@@ -5,8 +5,9 @@ saved into the model's metadata when it is trained, and `model.artifact` refuses
 load a model whose metadata disagrees with `FeatureConfig()` built from this module.
 
 Pipeline: decoded mono audio at SAMPLE_RATE -> loudness normalised -> one MFCC matrix
-for the whole recording -> sliced into overlapping segments of FRAMES_PER_SEGMENT
-frames, SEGMENT_HOP_FRAMES apart. A recording shorter than one segment is repeated
+for the whole recording -> sliced into segments of FRAMES_PER_SEGMENT frames,
+SEGMENT_HOP_FRAMES apart (back to back; training slices its clips with more overlap,
+see training/train.py). A recording shorter than one segment is repeated
 (looped) to fill it, so the network always sees music rather than padding silence.
 """
 
@@ -27,7 +28,9 @@ HOP_LENGTH = 512  # samples between MFCC frames (23 ms)
 N_MELS = 128  # mel bands before the DCT (librosa's default)
 N_MFCC = 20  # MFCC coefficients kept per frame
 SEGMENT_SECONDS = 3.0  # length of one classified segment
-SEGMENT_HOP_SECONDS = 1.5  # distance between segment starts (50 % overlap)
+SEGMENT_HOP_SECONDS = 3.0  # distance between segment starts: back to back (1.5 or 0.75 s of overlap scored
+# the same on valid, training/EXPERIMENTS.md, at twice or four times the cost, and panels that tile the
+# recording are easier to read)
 TARGET_RMS_DBFS = -20.0  # every recording is scaled to this RMS level before MFCC
 TOP_DB = 80.0  # dynamic range kept by the log-mel step (librosa's default)
 

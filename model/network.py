@@ -1,9 +1,11 @@
 """Keras 3 Functional networks over MFCC segments.
 
 Input: (frames, n_mfcc, channels), time along the first axis. The layer that Grad-CAM
-reads is named GRADCAM_LAYER. Our network pools the coefficient axis at most twice,
-so with 20 MFCCs that layer keeps 5 cells along it: the heatmap can say which
-coefficients mattered, not only when.
+reads is named GRADCAM_LAYER. In our network it is the last block's rectified feature
+maps, the input of global average pooling: with the linear score of a dense layer on
+top, Grad-CAM there equals the class activation map (CAM) of the network exactly. The
+network pools the coefficient axis at most twice, so with 20 MFCCs that layer keeps 5
+cells along it: the heatmap can say which coefficients mattered, not only when.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-GRADCAM_LAYER = "gradcam_conv"
+GRADCAM_LAYER = "gradcam_features"
 
 
 def _conv_block(x, *, filters: int, kernel: tuple[int, int], name: str):
@@ -39,8 +41,8 @@ def build_genre_cnn(
     Returns
     -------
     A Functional model mapping (batch, frames, n_mfcc, channels) to (batch, n_genres)
-    probabilities, with a Conv2D layer named GRADCAM_LAYER at 1/4 of the input's time
-    resolution and 1/4 of its coefficient resolution.
+    probabilities, whose last block's ReLU output (named GRADCAM_LAYER) has 1/4 of the
+    input's time resolution and 1/4 of its coefficient resolution.
     """
     regulariser = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=input_shape, name="mfcc")
@@ -50,10 +52,10 @@ def build_genre_cnn(
     x = layers.MaxPooling2D((2, 2), name="block2_pool")(x)
     x = _conv_block(x, filters=4 * width, kernel=(3, 3), name="block3")
     x = layers.Conv2D(
-        4 * width, (3, 3), padding="same", kernel_regularizer=regulariser, name=GRADCAM_LAYER
+        4 * width, (3, 3), padding="same", kernel_regularizer=regulariser, name="block4_conv"
     )(x)
     x = layers.BatchNormalization(name="block4_bn")(x)
-    x = layers.Activation("relu", name="block4_relu")(x)
+    x = layers.Activation("relu", name=GRADCAM_LAYER)(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(

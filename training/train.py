@@ -30,7 +30,10 @@ LABEL_SMOOTHING = 0.1  # softens one-hot targets: GTZAN labels are noisy
 MIXUP_ALPHA = 0.2  # Beta(a, a) mixing of segment pairs; 0 turns mixup off
 TIME_MASKS = 2  # SpecAugment: masked time stripes per segment, each up to 12 frames
 COEFF_MASKS = 1  # SpecAugment: masked coefficient stripes per segment, each up to 3 coefficients
+CELL_MASKS = 0.0  # scattered cell dropout: each segment loses a U(0, CELL_MASKS) fraction of single cells
 AUGMENT = ("noise", "lowpass", "mp3", "telephone")  # offline copies: real-world channels (EXPERIMENTS.md)
+TRAIN_HOP_SECONDS = 1.5  # training segments start this far apart (half a segment): twice the examples
+CHOOSE_ON = "clean"  # epoch choice: "clean" valid accuracy, or "robust" (also valid copies through AUGMENT)
 CLIP_BALANCE = 0.5  # segment weight ~ 1 / segments_in_clip ** CLIP_BALANCE: long clips do not drown snippets
 SMOKE_CLIPS_PER_GENRE = 1  # --smoke: clips per genre and split
 
@@ -48,9 +51,12 @@ class Settings:
     mixup_alpha: float = MIXUP_ALPHA
     time_masks: int = TIME_MASKS
     coeff_masks: int = COEFF_MASKS
+    cell_masks: float = CELL_MASKS
     augment: tuple[str, ...] = AUGMENT
     clip_balance: float = CLIP_BALANCE
     class_balance: bool = True
+    choose_on: str = CHOOSE_ON
+    train_hop_seconds: float = TRAIN_HOP_SECONDS
     architecture: str = "genre_cnn"
 
 
@@ -65,10 +71,20 @@ def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int
     return (weights / weights.mean()).astype(np.float32)
 
 
-def spec_augment(batch: np.ndarray, *, rng: np.random.Generator, time_masks: int, coeff_masks: int) -> np.ndarray:
-    """SpecAugment-style masks on normalised inputs (n, frames, n_mfcc, channels): masked cells become 0 (the mean)."""
+def spec_augment(batch: np.ndarray, *, rng: np.random.Generator, time_masks: int, coeff_masks: int,
+                 cell_masks: float = 0.0) -> np.ndarray:
+    """SpecAugment-style masks on normalised inputs (n, frames, n_mfcc, channels): masked cells become 0 (the mean).
+
+    Stripes: ``time_masks`` time stripes of up to 12 frames and ``coeff_masks`` coefficient stripes of
+    up to 3 coefficients per segment. Scattered cells: each segment also loses a fraction drawn from
+    U(0, ``cell_masks``) of single cells, so that a network does not read isolated missing cells as a
+    signal (the random control of the deletion test in training/faithfulness.py masks such cells).
+    """
     batch = batch.copy()
     n, frames, coeffs, _ = batch.shape
+    if cell_masks > 0:
+        rates = rng.uniform(0.0, cell_masks, size=(n, 1, 1))
+        batch[rng.random((n, frames, coeffs)) < rates] = 0.0
     for item in range(n):
         for _ in range(time_masks):
             width = int(rng.integers(0, 13))
@@ -100,7 +116,7 @@ def make_batches(inputs, targets, weights, *, settings: Settings, n_genres: int)
         def __getitem__(self, index):
             rows = self.order[index * settings.batch_size : (index + 1) * settings.batch_size]
             x = spec_augment(inputs[rows], rng=self.rng, time_masks=settings.time_masks,
-                             coeff_masks=settings.coeff_masks)
+                             coeff_masks=settings.coeff_masks, cell_masks=settings.cell_masks)
             y = np.eye(n_genres, dtype=np.float32)[targets[rows]]
             w = weights[rows]
             if settings.mixup_alpha > 0:
@@ -120,12 +136,17 @@ def clip_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels)) if labels.size else float("nan")
 
 
-def train_network(train, valid, *, genres, config, settings: Settings, log=print):
-    """Fit a network on ``train`` segments; keep the epoch with the best per-clip valid accuracy.
+def train_network(train, valid, *, genres, config, settings: Settings, degraded_valid=(), log=print):
+    """Fit a network on ``train`` segments; keep the epoch with the best per-clip valid score.
+
+    The score is the clean per-clip valid accuracy; with ``degraded_valid`` it is the mean of
+    that and the mean accuracy over the degraded copies, so that the chosen epoch also holds
+    up on recordings that went through a phone, a lossy codec or a noisy room.
 
     Parameters
     ----------
     train, valid : training.dataset.SegmentSet; ``valid`` holds the clean variant only.
+    degraded_valid : SegmentSets of the same valid clips through one augmentation each.
 
     Returns
     -------
@@ -141,6 +162,7 @@ def train_network(train, valid, *, genres, config, settings: Settings, log=print
     std = (train.features.std(axis=(0, 1)) + 1e-6).astype(np.float32)
     train_x = (train.features - mean) / std
     valid_x = (valid.features - mean) / std
+    degraded_x = [(copy.features - mean) / std for copy in degraded_valid]
     n_genres = len(genres)
     weights = segment_weights(train.labels, train.clip_index, n_genres=n_genres,
                               clip_balance=settings.clip_balance, class_balance=settings.class_balance)
@@ -155,25 +177,33 @@ def train_network(train, valid, *, genres, config, settings: Settings, log=print
     network.compile(optimizer=keras.optimizers.Adam(schedule),
                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing))
     valid_labels = valid.clip_labels(genres)
-    history = {"valid_clip_accuracy": [], "loss": []}
-    best = {"accuracy": -1.0, "epoch": 0, "weights": None}
+    history = {"valid_clip_accuracy": [], "degraded_valid_clip_accuracy": [], "loss": []}
+    best = {"score": -1.0, "accuracy": -1.0, "epoch": 0, "weights": None}
+
+    def accuracy_of(inputs, segments) -> float:
+        segment_p = network.predict(inputs, batch_size=256, verbose=0)
+        return clip_accuracy(per_clip_probabilities(segment_p, segments.clip_index, n_clips=len(segments.clips)),
+                             valid_labels)
 
     class ChooseOnValid(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            segment_p = network.predict(valid_x, batch_size=256, verbose=0)
-            clip_p = per_clip_probabilities(segment_p, valid.clip_index, n_clips=len(valid.clips))
-            accuracy = clip_accuracy(clip_p, valid_labels)
+            accuracy = accuracy_of(valid_x, valid)
+            degraded = [accuracy_of(inputs, copy) for inputs, copy in zip(degraded_x, degraded_valid)]
+            score = accuracy if not degraded else (accuracy + float(np.mean(degraded))) / 2
             history["valid_clip_accuracy"].append(accuracy)
+            history["degraded_valid_clip_accuracy"].append(float(np.mean(degraded)) if degraded else None)
             history["loss"].append(float(logs.get("loss", float("nan"))))
-            if accuracy > best["accuracy"]:
-                best.update(accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
+            if score > best["score"]:
+                best.update(score=score, accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
+            robust = f"  degraded {np.mean(degraded):.3f}  score {score:.3f}" if degraded else ""
             log(f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                f"valid per-clip accuracy {accuracy:.3f}  (best {best['accuracy']:.3f} @ {best['epoch']})")
+                f"valid per-clip accuracy {accuracy:.3f}{robust}  (best {best['score']:.3f} @ {best['epoch']})")
 
     network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[ChooseOnValid()])
     network.set_weights(best["weights"])
     history["best_epoch"] = best["epoch"]
     history["best_valid_clip_accuracy"] = best["accuracy"]
+    history["best_valid_score"] = best["score"]
     return network, mean, std, history
 
 
@@ -200,9 +230,13 @@ def parse_args(argv=None):
     parser.add_argument("--dropout", type=float, default=DROPOUT)
     parser.add_argument("--mixup", type=float, default=MIXUP_ALPHA)
     parser.add_argument("--augment", default=",".join(AUGMENT), help="comma-separated offline augmentations, or 'none'")
+    parser.add_argument("--choose-on", choices=("clean", "robust"), default=CHOOSE_ON,
+                        help="epoch choice: clean valid accuracy, or its mean with valid through the augmentations")
     parser.add_argument("--clip-balance", type=float, default=CLIP_BALANCE)
     parser.add_argument("--no-class-balance", action="store_true")
     parser.add_argument("--time-masks", type=int, default=TIME_MASKS)
+    parser.add_argument("--cell-masks", type=float, default=CELL_MASKS,
+                        help="largest fraction of scattered MFCC cells masked per training segment")
     parser.add_argument("--architecture", choices=("genre_cnn", "seed"), default="genre_cnn")
     parser.add_argument("--n-mfcc", type=int, default=None, help="experiment: other than model/features.py")
     parser.add_argument("--segment-seconds", type=float, default=None, help="experiment")
@@ -217,6 +251,7 @@ def settings_from_args(args) -> Settings:
     return Settings(seed=args.seed, epochs=args.epochs, width=args.width, dropout=args.dropout,
                     mixup_alpha=args.mixup, augment=augment, clip_balance=args.clip_balance,
                     class_balance=not args.no_class_balance, time_masks=args.time_masks,
+                    cell_masks=args.cell_masks, choose_on=args.choose_on,
                     architecture=args.architecture)
 
 
@@ -257,12 +292,18 @@ def main(argv=None) -> int:
         return 2
     print(f"{len(train_clips)} train clips, {len(valid_clips)} valid clips, genres: {', '.join(genres)}", flush=True)
     cache = None if args.no_cache else CACHE_DIR
-    train = build_segments(train_clips, genres=genres, config=config, variants=("clean", *settings.augment),
+    train_config = dataclasses.replace(config, segment_hop_seconds=settings.train_hop_seconds)
+    train = build_segments(train_clips, genres=genres, config=train_config, variants=("clean", *settings.augment),
                            cache_dir=cache)
     valid = build_segments(valid_clips, genres=genres, config=config, cache_dir=cache)
+    degraded_valid = []
+    if settings.choose_on == "robust":
+        degraded_valid = [build_segments(valid_clips, genres=genres, config=config, variants=(variant,),
+                                         cache_dir=cache) for variant in settings.augment]
     print(f"features ready in {time.time() - started:.0f} s: {train.features.shape[0]} train segments "
           f"({len(settings.augment)} augmented copies), {valid.features.shape[0]} valid segments", flush=True)
     network, mean, std, history = train_network(train, valid, genres=genres, config=config, settings=settings,
+                                                degraded_valid=degraded_valid,
                                                 log=lambda line: print(line, flush=True))
     metadata = ModelMetadata(
         genres=genres,
@@ -279,7 +320,8 @@ def main(argv=None) -> int:
             "smoke": bool(args.smoke),
         },
         metrics={"valid": {"clip_accuracy": round(history["best_valid_clip_accuracy"], 4),
-                           "clips": len(valid_clips), "chosen_on": "valid"}},
+                           "clips": len(valid_clips), "chosen_on": "valid",
+                           "epoch_score": settings.choose_on, "score": round(history["best_valid_score"], 4)}},
     )
     save_artifact(network, metadata, path=out)
     print(f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch "

@@ -38,6 +38,18 @@ class SilentProgress:
         pass
 
 
+def png_of(html: str) -> np.ndarray:
+    """The picture of the first PNG data URI in an HTML fragment, as (height, width, 3) uint8."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    match = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    assert match, html[:200]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(match.group(1)))).convert("RGB"))
+
+
 def figure_count(html: str) -> int:
     return html.count('<figure class="gc-panel">')
 
@@ -96,8 +108,8 @@ def test_classify_returns_every_output(analyser, classifier, full_clip):
     table = outputs[CHART]
     assert len(table) == len(classifier.genres) and table["probability"].is_monotonic_decreasing
     assert table["genre"].iloc[0] == max(probabilities, key=probabilities.get)
-    strip = outputs[STRIP]
-    assert strip.dtype == np.uint8 and strip.ndim == 3
+    strip = png_of(outputs[STRIP])
+    assert strip.dtype == np.uint8 and strip.ndim == 3 and strip.shape[1] > 700
     n_segments = len(outputs[RESULT]["segments"])
     assert figure_count(outputs[HEATMAPS]) == n_segments  # a 30-s clip fits on one page
     assert f"of {n_segments}" in outputs[HEATMAP_NOTE]
@@ -107,9 +119,9 @@ def test_classify_returns_every_output(analyser, classifier, full_clip):
 
 
 def test_long_recordings_are_truncated_and_paged(classifier, full_clip):
-    analyser = Analyser(classifier, max_seconds=12.0, page_size=3)
+    analyser = Analyser(classifier, max_seconds=24.0, page_size=3)
     outputs = analyser.classify(str(full_clip), progress=SilentProgress())
-    assert "only its first 12.0 s were analysed" in outputs[NOTE]
+    assert "only its first 24.0 s were analysed" in outputs[NOTE]
     n_segments = len(outputs[RESULT]["segments"])
     choices = outputs[SEGMENT_RANGE]["choices"]
     assert outputs[SEGMENT_RANGE]["visible"] is True

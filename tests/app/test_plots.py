@@ -161,8 +161,10 @@ def test_genre_strip_colours_follow_the_probabilities():
 
 
 def test_segment_boundaries_split_between_centres():
-    starts, ends = segment_grid(3)  # centres 1.5, 3.0, 4.5
-    assert np.allclose(plots.segment_boundaries(starts, ends), [0.0, 2.25, 3.75, 6.0])
+    starts = np.array([0.0, 1.5, 3.0])  # overlapping segments, centres 1.5, 3.0, 4.5
+    assert np.allclose(plots.segment_boundaries(starts, starts + 3.0), [0.0, 2.25, 3.75, 6.0])
+    starts = np.array([0.0, 3.0, 6.0])  # back to back: the boundaries are the segments' own
+    assert np.allclose(plots.segment_boundaries(starts, starts + 3.0), [0.0, 3.0, 6.0, 9.0])
 
 
 def test_genre_strip_rejects_mismatched_shapes():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from model.artifact import ModelMetadata
-from model.features import DEFAULT_CONFIG, SAMPLE_RATE
+from model.features import DEFAULT_CONFIG, SAMPLE_RATE, SEGMENT_HOP_SECONDS
 from model.network import GRADCAM_LAYER, build_genre_cnn
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -114,7 +114,7 @@ def test_explain_sees_features_changed_in_place(classifier, reference_gradcam):
 def test_more_segments_than_one_batch(classifier, reference_gradcam):
     from model.classifier import BATCH_SIZE
 
-    features = classifier.classify((SAMPLE_RATE, music(120.0, seed=4))).features
+    features = classifier.classify((SAMPLE_RATE, music(BATCH_SIZE * SEGMENT_HOP_SECONDS + 30.0, seed=4))).features
     assert features.shape[0] > BATCH_SIZE
     indices = np.arange(features.shape[0]) % len(GENRES)
     np.testing.assert_allclose(
