@@ -248,7 +248,7 @@ class Analyser:
             analysis_note(
                 result, segment_seconds=self.classifier.metadata.features.segment_seconds, max_seconds=self.max_seconds
             ),
-            gr.update(value=OWN_GENRE),
+            OWN_GENRE,  # a plain value: an update would make Gradio rebuild the component
             gr.update(choices=choices, value=choices[0][1], visible=len(choices) > 1),
             panels,
             heatmap_note,

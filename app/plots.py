@@ -217,26 +217,41 @@ def genre_strip(
     centres = (np.asarray(starts) + np.asarray(ends)) / 2.0
     centre_px = np.clip(((centres - t0) / (t1 - t0) * plot_width).astype(int), 0, plot_width - 1)
 
-    name_width = max(font().getbbox(name)[2] for name in genres)
-    left, right, top_margin, bottom = name_width + 14, 52, 8, 36
-    plot_height = n_genres * row_height
-    canvas = Image.new("RGB", (left + plot_width + right, top_margin + plot_height + bottom), BACKGROUND)
+    minutes = t1 >= 60.0
+    template, (left, top_margin) = _strip_template(tuple(genres), plot_width, row_height, minutes)
+    canvas = template.copy()
     canvas.paste(Image.fromarray(block), (left, top_margin))
     draw = ImageDraw.Draw(canvas)
     radius = max(2, min(row_height // 4, plot_width // max(1, 3 * n_segments)))
     for pixel, row in zip(centre_px, top):
         cx, cy = left + int(pixel), top_margin + int(row) * row_height + row_height // 2
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(255, 255, 255), outline=(0, 0, 0))
-    _draw_frame(draw, left, top_margin, plot_width, plot_height)
-
-    minutes = t1 >= 60.0
     ticks = time_ticks(t0, t1, max_ticks=10)
     _draw_x_ticks(
         draw,
         [left + (tick - t0) / (t1 - t0) * plot_width for tick in ticks],
         [format_time(tick, minutes=minutes) for tick in ticks],
-        baseline=top_margin + plot_height,
+        baseline=top_margin + n_genres * row_height,
     )
+    return np.asarray(canvas)
+
+
+@functools.lru_cache(maxsize=16)
+def _strip_template(
+    genres: tuple[str, ...], plot_width: int, row_height: int, minutes: bool
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The parts of `genre_strip` that do not depend on the recording, drawn once.
+
+    Returns the canvas (genre names, frame, colour bar, time-axis label) and the (x, y)
+    pixel of the plot area's top-left corner.
+    """
+    n_genres = len(genres)
+    name_width = max(font().getbbox(name)[2] for name in genres)
+    left, right, top_margin, bottom = name_width + 14, 52, 8, 36
+    plot_height = n_genres * row_height
+    canvas = Image.new("RGB", (left + plot_width + right, top_margin + plot_height + bottom), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    _draw_frame(draw, left, top_margin, plot_width, plot_height)
     draw.text((left + plot_width // 2, top_margin + plot_height + 20), time_label(minutes=minutes),
               font=font(), fill=TEXT, anchor="mt")
     _draw_y_ticks(
@@ -247,7 +262,7 @@ def genre_strip(
     )
     _paste_colour_bar(canvas, draw, lut_name=STRIP_COLORMAP, x=left + plot_width + 10, y=top_margin,
                       height=plot_height, top_label="100%", bottom_label="0%")
-    return np.asarray(canvas)
+    return canvas, (left, top_margin)
 
 
 def image_html(image: np.ndarray, *, alt: str, css_class: str = "gc-strip") -> str:
