@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     from training.data import discover_clips, genre_names
     from training.dataset import build_segments
     from training.evaluate import baseline_clip_probabilities, model_clip_probabilities
-    from training.train import Settings, train_network
+    from training.train import TRAIN_HOP_SECONDS, Settings, train_network
 
     clips = discover_clips(args.data)
     genres = genre_names(clips)
@@ -76,7 +76,14 @@ def main(argv=None) -> int:
     network, metadata = load_artifact(ours_path, expected=None)
     ours = GenreClassifier(network, metadata)
     config = metadata.features
-    segments = {split: build_segments(items, genres=genres, config=config) for split, items in by_split.items()}
+
+    def split_segments(feature_config):
+        """Every split's segments; `train` sliced with the training hop, as training.train does."""
+        return {split: build_segments(items, genres=genres, config=feature_config if split != "train" else
+                                      dataclasses.replace(feature_config, segment_hop_seconds=TRAIN_HOP_SECONDS))
+                for split, items in by_split.items()}
+
+    segments = split_segments(config)
 
     def ours_probabilities(split):
         cnn = model_clip_probabilities(network, metadata, segments[split])
@@ -94,7 +101,7 @@ def main(argv=None) -> int:
 
     # (b) the seed's CNN: 13 MFCC, its architecture, no augmentation, epoch chosen on valid
     seed_config = dataclasses.replace(FeatureConfig(), n_mfcc=13)
-    seed_segments = {split: build_segments(items, genres=genres, config=seed_config) for split, items in by_split.items()}
+    seed_segments = split_segments(seed_config)
     seed_settings = Settings(architecture="seed", epochs=args.seed_epochs, augment=(), mixup_alpha=0.0, time_masks=0,
                              coeff_masks=0, label_smoothing=0.0, class_balance=False, clip_balance=0.0)
     print(f"training the seed CNN ({args.seed_epochs} epochs) ...", flush=True)

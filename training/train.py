@@ -32,6 +32,7 @@ TIME_MASKS = 2  # SpecAugment: masked time stripes per segment, each up to 12 fr
 COEFF_MASKS = 1  # SpecAugment: masked coefficient stripes per segment, each up to 3 coefficients
 CELL_MASKS = 0.0  # scattered cell dropout: each segment loses a U(0, CELL_MASKS) fraction of single cells
 AUGMENT = ("noise", "lowpass", "mp3", "telephone")  # offline copies: real-world channels (EXPERIMENTS.md)
+EMA = 0.0  # > 0: keep an exponential moving average of the weights (this momentum per step) and choose from it
 TRAIN_HOP_SECONDS = 1.5  # training segments start this far apart (half a segment): twice the examples
 CHOOSE_ON = "clean"  # epoch choice: "clean" valid accuracy, or "robust" (also valid copies through AUGMENT)
 CLIP_BALANCE = 0.5  # segment weight ~ 1 / segments_in_clip ** CLIP_BALANCE: long clips do not drown snippets
@@ -56,6 +57,7 @@ class Settings:
     clip_balance: float = CLIP_BALANCE
     class_balance: bool = True
     choose_on: str = CHOOSE_ON
+    ema: float = EMA
     train_hop_seconds: float = TRAIN_HOP_SECONDS
     architecture: str = "genre_cnn"
 
@@ -174,7 +176,9 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)
     steps = max(1, len(batches) * settings.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)
-    network.compile(optimizer=keras.optimizers.Adam(schedule),
+    optimizer = (keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=settings.ema) if settings.ema > 0
+                 else keras.optimizers.Adam(schedule))
+    network.compile(optimizer=optimizer,
                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing))
     valid_labels = valid.clip_labels(genres)
     history = {"valid_clip_accuracy": [], "degraded_valid_clip_accuracy": [], "loss": []}
@@ -199,7 +203,9 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
             log(f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
                 f"valid per-clip accuracy {accuracy:.3f}{robust}  (best {best['score']:.3f} @ {best['epoch']})")
 
-    network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[ChooseOnValid()])
+    # with EMA, the averaged weights are swapped in at each epoch's end, before ChooseOnValid reads them
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if settings.ema > 0 else []
+    network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[*swap, ChooseOnValid()])
     network.set_weights(best["weights"])
     history["best_epoch"] = best["epoch"]
     history["best_valid_clip_accuracy"] = best["accuracy"]
@@ -232,6 +238,7 @@ def parse_args(argv=None):
     parser.add_argument("--augment", default=",".join(AUGMENT), help="comma-separated offline augmentations, or 'none'")
     parser.add_argument("--choose-on", choices=("clean", "robust"), default=CHOOSE_ON,
                         help="epoch choice: clean valid accuracy, or its mean with valid through the augmentations")
+    parser.add_argument("--ema", type=float, default=EMA, help="momentum of a moving average of the weights; 0: off")
     parser.add_argument("--clip-balance", type=float, default=CLIP_BALANCE)
     parser.add_argument("--no-class-balance", action="store_true")
     parser.add_argument("--time-masks", type=int, default=TIME_MASKS)
@@ -251,7 +258,7 @@ def settings_from_args(args) -> Settings:
     return Settings(seed=args.seed, epochs=args.epochs, width=args.width, dropout=args.dropout,
                     mixup_alpha=args.mixup, augment=augment, clip_balance=args.clip_balance,
                     class_balance=not args.no_class_balance, time_masks=args.time_masks,
-                    cell_masks=args.cell_masks, choose_on=args.choose_on,
+                    cell_masks=args.cell_masks, choose_on=args.choose_on, ema=args.ema,
                     architecture=args.architecture)
 
 
