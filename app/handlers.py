@@ -25,7 +25,7 @@ from model.classifier import Classification, GenreClassifier
 from model.errors import AudioInputError
 from model.features import MAX_SECONDS
 
-PAGE_SIZE = 20  # Grad-CAM panels per page: a 30-s clip (19 segments) fits on one
+PAGE_SIZE = 20  # Grad-CAM panels per page: a minute of music (20 segments of 3 s) fits on one
 RECENT_RESULTS = 8  # classifications kept for the explain event (each ~4 MB at MAX_SECONDS)
 OWN_GENRE = "each segment's top genre"  # genre-select value: explain every segment's own decision
 TORN_MARGIN = 0.05  # top two genres closer than this: say that the model is torn
@@ -107,7 +107,7 @@ def analysis_note(result: Classification, *, segment_seconds: float, max_seconds
     """Markdown: what was analysed, and anything that should temper the reader's trust."""
     n_segments = len(result.starts)
     lines = [
-        f"Analysed **{format_duration(result.seconds)}** as {n_segments} overlapping "
+        f"Analysed **{format_duration(result.seconds)}** as {n_segments} "
         f"segment{'s' if n_segments != 1 else ''} of {segment_seconds:g} s."
     ]
     if result.truncated:

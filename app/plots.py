@@ -168,9 +168,9 @@ def probability_table(genres: Sequence[str], probabilities: np.ndarray) -> pd.Da
 def segment_boundaries(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Where each segment's column begins and ends on a time axis: (n_segments + 1,) seconds.
 
-    Segments overlap, so each is drawn over the times closer to its own centre than to its
-    neighbours': boundaries lie halfway between consecutive centres, the outer ones at the
-    recording's start and end.
+    Segments may overlap (the last one ends flush with the recording), so each is drawn over
+    the times closer to its own centre than to its neighbours': boundaries lie halfway between
+    consecutive centres, the outer ones at the recording's start and end.
     """
     centres = (np.asarray(starts, dtype=np.float64) + np.asarray(ends, dtype=np.float64)) / 2.0
     inner = (centres[:-1] + centres[1:]) / 2.0

@@ -103,7 +103,8 @@ def main(argv=None) -> int:
     seed_config = dataclasses.replace(FeatureConfig(), n_mfcc=13)
     seed_segments = split_segments(seed_config)
     seed_settings = Settings(architecture="seed", epochs=args.seed_epochs, augment=(), mixup_alpha=0.0, time_masks=0,
-                             coeff_masks=0, label_smoothing=0.0, class_balance=False, clip_balance=0.0)
+                             coeff_masks=0, cell_masks=0.0, label_smoothing=0.0, class_balance=False,
+                             clip_balance=0.0, choose_on="clean")
     print(f"training the seed CNN ({args.seed_epochs} epochs) ...", flush=True)
     seed_network, mean, std, _ = train_network(seed_segments["train"], seed_segments["valid"], genres=genres,
                                                config=seed_config, settings=seed_settings, log=lambda line: None)
