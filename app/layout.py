@@ -141,7 +141,14 @@ def build_demo(
                 )
                 analysis_note = gr.Markdown(elem_id="analysis-note")
 
-        genre_strip = gr.HTML(label="Genre over time", show_label=True, container=True, elem_id="genre-strip")
+        genre_strip = gr.HTML(
+            label="Genre over time",
+            show_label=True,
+            container=True,
+            html_template='<div style="padding-top: 2.2em">${value}</div>',  # below the floating label
+            js_on_load=None,
+            elem_id="genre-strip",
+        )
         gr.Markdown(STRIP_NOTE, elem_id="strip-note")
 
         gr.Markdown("## Where the network found its evidence (Grad-CAM)")
