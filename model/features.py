@@ -190,7 +190,11 @@ def add_deltas(coefficients: np.ndarray) -> np.ndarray:
 
 
 def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
-    """First frame of every segment: a regular grid, plus one segment flush with the end.
+    """First frame of every segment: a regular grid whose last segment ends flush with the recording.
+
+    When the grid stops short of the end, its last segment is moved later if that leaves no
+    frame uncovered (a 30.0-s recording: 1 frame), otherwise one more segment is added, flush
+    with the end; so no two segments are near-duplicates.
 
     Parameters
     ----------
@@ -198,14 +202,19 @@ def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFI
 
     Returns
     -------
-    (n_segments,) int64, increasing; the last segment ends at ``n_frames``.
+    (n_segments,) int64, increasing, consecutive starts at most ``frames_per_segment`` apart
+    (every frame is covered); the last segment ends at ``n_frames``.
     """
     width = config.frames_per_segment
     if n_frames < width:
         raise ValueError(f"need at least {width} frames, got {n_frames}")
     starts = np.arange(0, n_frames - width + 1, config.segment_hop_frames, dtype=np.int64)
-    if starts[-1] + width < n_frames:
-        starts = np.append(starts, n_frames - width)
+    remainder = n_frames - (int(starts[-1]) + width)
+    if remainder > 0:
+        if starts.size > 1 and int(starts[-1] - starts[-2]) + remainder <= width:
+            starts[-1] += remainder
+        else:
+            starts = np.append(starts, n_frames - width)
     return starts
 
 

@@ -21,6 +21,7 @@ from model.features import FeatureConfig, mfcc_segments
 from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
+CACHE_VERSION = 2  # bump when the segmentation changes without a FeatureConfig change (2: no near-duplicate last segment)
 AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass", "mp3", "telephone")
 
 
@@ -89,7 +90,8 @@ def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> n
 
 
 def _config_key(config: FeatureConfig) -> str:
-    return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    key = {**config.to_dict(), "cache_version": CACHE_VERSION}
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _clip_features(task: tuple[Clip, str, FeatureConfig, Path | None]) -> np.ndarray:

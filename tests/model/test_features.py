@@ -45,14 +45,21 @@ def test_mfcc_equals_librosa(seconds):
     np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-2)
 
 
-@pytest.mark.parametrize("n_frames", [130, 131, 195, 196, 1292, 5000])
+@pytest.mark.parametrize("n_frames", [130, 131, 195, 196, 259, 260, 261, 1291, 1292, 1293, 5000])
 def test_segments_cover_every_frame(n_frames):
     width = features.FRAMES_PER_SEGMENT
     starts = segment_frame_starts(n_frames)
     assert starts[0] == 0
     assert starts[-1] + width == n_frames
     assert np.all(np.diff(starts) > 0)
-    assert np.all(np.diff(starts) <= features.SEGMENT_HOP_FRAMES)
+    assert np.all(np.diff(starts) <= width)  # no frame left out
+    # no near-duplicates: only the one segment flush with the end may start less than a hop after another
+    assert np.all(np.diff(starts)[:-1] >= features.SEGMENT_HOP_FRAMES)
+
+
+def test_a_30_second_clip_is_ten_segments():
+    n_frames = 1 + round(30.0 * features.SAMPLE_RATE) // features.HOP_LENGTH
+    assert len(segment_frame_starts(n_frames)) == round(30.0 / features.SEGMENT_SECONDS)
 
 
 def test_segment_frame_starts_rejects_too_few_frames():
@@ -69,7 +76,8 @@ def test_mfcc_segments_shapes_and_times(seconds):
     assert segments.features.dtype == np.float32 and np.all(np.isfinite(segments.features))
     assert segments.starts[0] == 0.0
     assert segments.ends[-1] == pytest.approx(seconds, abs=1e-6)
-    assert np.all(segments.starts[1:] <= segments.ends[:-1])  # no gap between segments
+    # no gap between segments: every MFCC frame is in one (a frame is 23 ms; 3 s is 129.2 frames)
+    assert np.all(segments.starts[1:] <= segments.ends[:-1] + features.SECONDS_PER_FRAME)
     assert segments.looped == (seconds < features.SEGMENT_SECONDS)
 
 
