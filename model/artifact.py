@@ -26,6 +26,13 @@ class ArtifactError(RuntimeError):
     """The model file or its metadata is missing, unreadable or inconsistent with the code."""
 
 
+def _default_gradcam_layer() -> str:
+    """model.network's GRADCAM_LAYER, imported only when needed (that module imports Keras)."""
+    from model.network import GRADCAM_LAYER
+
+    return GRADCAM_LAYER
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelMetadata:
     """Everything needed to use a trained model, saved next to its weights.
@@ -48,7 +55,7 @@ class ModelMetadata:
     mean: np.ndarray
     std: np.ndarray
     aggregation: str = "mean"
-    gradcam_layer: str = dataclasses.field(default_factory=lambda: _default_gradcam_layer())
+    gradcam_layer: str = dataclasses.field(default_factory=_default_gradcam_layer)
     architecture: str = "genre_cnn"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -140,13 +147,6 @@ def check_features(metadata: ModelMetadata, *, expected: FeatureConfig = DEFAULT
             "the model was trained with other feature parameters than model/features.py defines "
             f"({'; '.join(differences)}); retrain it or restore the parameters"
         )
-
-
-def _default_gradcam_layer() -> str:
-    """model.network's GRADCAM_LAYER, imported only when needed (that module imports Keras)."""
-    from model.network import GRADCAM_LAYER
-
-    return GRADCAM_LAYER
 
 
 def load_artifact(

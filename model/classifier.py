@@ -171,17 +171,34 @@ class GenreClassifier:
 
     def _predict(self, features: np.ndarray, *, remember: bool) -> np.ndarray:
         """`predict_segments`; with ``remember`` the Grad-CAM layer's output is kept for `heatmaps`."""
-        inputs = self.normalise(features)
-        outputs, activations = [], []
         with self._lock:
-            for first in range(0, inputs.shape[0], BATCH_SIZE):
-                probabilities, *rest = self._forward(inputs[first : first + BATCH_SIZE])
-                outputs.append(probabilities.numpy())
-                if remember and rest:
-                    activations.append(rest[0].numpy())
-            if activations:
-                self._recent = (features.copy(), np.concatenate(activations))
-        return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, len(self.genres)), np.float32)
+            probabilities, activations = self._run_forward(features, activations=remember)
+            if activations is not None:
+                self._recent = (features.copy(), activations)
+        return probabilities
+
+    def _run_forward(self, features: np.ndarray, *, activations: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The compiled forward pass in batches of BATCH_SIZE (the caller holds the lock).
+
+        Parameters
+        ----------
+        features : (n_segments, frames, n_mfcc, channels) raw MFCC.
+        activations : also return the Grad-CAM layer's output, where the network has that layer.
+
+        Returns
+        -------
+        (probabilities (n_segments, n_genres) float32, activations (n_segments, rows, columns, filters) or None)
+        """
+        inputs = self.normalise(features)
+        outputs, maps = [], []
+        for first in range(0, inputs.shape[0], BATCH_SIZE):
+            probabilities, *rest = self._forward(inputs[first : first + BATCH_SIZE])
+            outputs.append(probabilities.numpy())
+            if activations and rest:
+                maps.append(rest[0].numpy())
+        probabilities = (np.concatenate(outputs).astype(np.float32) if outputs
+                         else np.zeros((0, len(self.genres)), np.float32))
+        return probabilities, (np.concatenate(maps) if maps else None)
 
     def segments(self, source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> tuple[Segments, Any]:
         """Decode and cut a recording: (Segments, DecodedAudio). Raises AudioInputError."""
@@ -298,10 +315,7 @@ class GenreClassifier:
         """The Grad-CAM layer's output for raw MFCC segments, from the compiled forward pass."""
         if features.ndim != 4 or features.shape[0] == 0:
             raise ValueError(f"expected (n > 0, frames, n_mfcc, channels), got {features.shape}")
-        inputs = self.normalise(features)
-        return np.concatenate(
-            [self._forward(inputs[first : first + BATCH_SIZE])[1].numpy() for first in range(0, len(inputs), BATCH_SIZE)]
-        )
+        return self._run_forward(features, activations=True)[1]
 
     def _recent_activations(self, features: np.ndarray) -> np.ndarray | None:
         """The activations the last `classify` computed for these segments, or None.
