@@ -18,6 +18,7 @@ import numpy as np
 
 from model.audio import load_audio
 from model.features import FeatureConfig, mfcc_segments
+from training import channels
 from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
@@ -50,7 +51,6 @@ class SegmentSet:
 def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> np.ndarray:
     """One audio-level augmentation of mono audio (n_samples,) -> (m_samples,) float32."""
     import librosa
-    import scipy.signal
 
     rng = np.random.default_rng(seed)
     if kind == "pitch_up":
@@ -62,30 +62,16 @@ def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> n
     if kind == "stretch_slow":
         return librosa.effects.time_stretch(y, rate=float(rng.uniform(0.87, 0.93)))
     if kind == "noise":
-        snr_db = float(rng.uniform(15.0, 30.0))
-        power = float(np.mean(y.astype(np.float64) ** 2))
-        noise = rng.standard_normal(y.shape[0]) * np.sqrt(power / 10 ** (snr_db / 10))
-        return (y + noise).astype(np.float32)
+        return channels.add_noise(y, snr_db=float(rng.uniform(15.0, 30.0)), rng=rng)
     if kind == "lowpass":
-        cutoff = float(rng.uniform(3000.0, 5000.0))
-        sos = scipy.signal.butter(8, cutoff, btype="low", fs=sample_rate, output="sos")
-        return scipy.signal.sosfilt(sos, y).astype(np.float32)
+        return channels.low_pass(y, cutoff_hz=float(rng.uniform(3000.0, 5000.0)), sample_rate=sample_rate, order=8)
     if kind == "mp3":
-        import io
-
-        import soundfile
-
-        buffer = io.BytesIO()
-        soundfile.write(buffer, y, sample_rate, format="MP3", subtype="MPEG_LAYER_III",
-                        compression_level=float(rng.uniform(0.7, 1.0)), bitrate_mode="CONSTANT")
-        buffer.seek(0)
-        coded, rate = soundfile.read(buffer, dtype="float32")
+        level = float(rng.uniform(0.7, 1.0))
+        coded, rate = channels.mp3_round_trip(y, sample_rate=sample_rate, compression_level=level)
         coded = coded if coded.ndim == 1 else coded.mean(axis=1)
         return librosa.resample(coded, orig_sr=rate, target_sr=sample_rate) if rate != sample_rate else coded
     if kind == "telephone":
-        narrow = int(rng.choice([8000, 11025, 16000]))
-        low = librosa.resample(y, orig_sr=sample_rate, target_sr=narrow)
-        return librosa.resample(low, orig_sr=narrow, target_sr=sample_rate)
+        return channels.band_limit(y, narrow_rate=int(rng.choice([8000, 11025, 16000])), sample_rate=sample_rate)
     raise ValueError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
 
 

@@ -14,7 +14,6 @@ probabilities included, after one degradation:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
@@ -27,28 +26,18 @@ GAIN_DB = -20.0
 
 def degrade(y: np.ndarray, *, kind: str, sample_rate: int, seed: int = 0) -> tuple[int, np.ndarray]:
     """One degradation of mono audio (n,) float32 -> (sample_rate, samples)."""
-    import librosa
-    import scipy.signal
-    import soundfile
+    from training import channels
 
     if kind == "clean":
         return sample_rate, y
     if kind == "noise_20db":
-        rng = np.random.default_rng(seed)
-        power = float(np.mean(y.astype(np.float64) ** 2))
-        return sample_rate, (y + rng.standard_normal(y.shape[0]) * np.sqrt(power / 10 ** (SNR_DB / 10))).astype(np.float32)
+        return sample_rate, channels.add_noise(y, snr_db=SNR_DB, rng=np.random.default_rng(seed))
     if kind == "bandlimit_8khz_rate":
-        low = librosa.resample(y, orig_sr=sample_rate, target_sr=8000)
-        return sample_rate, librosa.resample(low, orig_sr=8000, target_sr=sample_rate)
+        return sample_rate, channels.band_limit(y, narrow_rate=8000, sample_rate=sample_rate)
     if kind == "lowpass_8khz":
-        sos = scipy.signal.butter(10, 8000, btype="low", fs=sample_rate, output="sos")
-        return sample_rate, scipy.signal.sosfilt(sos, y).astype(np.float32)
+        return sample_rate, channels.low_pass(y, cutoff_hz=8000.0, sample_rate=sample_rate, order=10)
     if kind == "mp3_32kbps":
-        buffer = io.BytesIO()
-        soundfile.write(buffer, y, sample_rate, format="MP3", subtype="MPEG_LAYER_III",
-                        compression_level=0.95, bitrate_mode="CONSTANT")
-        buffer.seek(0)
-        data, rate = soundfile.read(buffer, dtype="float32")
+        data, rate = channels.mp3_round_trip(y, sample_rate=sample_rate, compression_level=0.95)
         return rate, data
     if kind == "gain_minus_20db":
         return sample_rate, (y * 10 ** (GAIN_DB / 20)).astype(np.float32)
