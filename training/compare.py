@@ -3,9 +3,9 @@
     python -m training.compare --data ../shared/gtzan
 
 Trains (a) the MFCC mean/std SVM and (b) the seed project's CNN (13 MFCC, no augmentation,
-epoch chosen on valid; once per random seed, its row the mean) from scratch, evaluates (c) our committed model (or retrains it with
---train-ours), and prints one table of per-clip accuracy on `valid` and `test` (all clips,
-long clips, snippets) with macro-F1 and counts. Writes the figures to runs/compare.json.
+epoch chosen on valid; once per random seed, its row the mean) from scratch, evaluates (c) our
+committed model (or retrains it with --train-ours), and prints one table of per-clip accuracy
+on `valid` and `test` (all clips, long clips, snippets) with macro-F1 and counts. Writes the figures to runs/compare.json.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     from training.data import discover_clips, genre_names
     from training.dataset import build_segments
     from training.evaluate import baseline_clip_probabilities, model_clip_probabilities
-    from training.train import TRAIN_HOP_SECONDS, Settings, train_network
+    from training.train import Settings, train_network, training_features
 
     clips = discover_clips(args.data)
     genres = genre_names(clips)
@@ -118,8 +118,8 @@ def main(argv=None) -> int:
 
     def split_segments(feature_config):
         """Every split's segments; `train` sliced with the training hop, as training.train does."""
-        return {split: build_segments(items, genres=genres, config=feature_config if split != "train" else
-                                      dataclasses.replace(feature_config, segment_hop_seconds=TRAIN_HOP_SECONDS))
+        return {split: build_segments(items, genres=genres,
+                                      config=training_features(feature_config) if split == "train" else feature_config)
                 for split, items in by_split.items()}
 
     segments = split_segments(config)

@@ -152,12 +152,10 @@ def main(argv=None) -> int:
                           path=args.out_dir / f"confusion_{args.split}.png")
     print(f"confusion matrix: {path}")
     if not args.no_baseline:
-        import dataclasses
-
-        from training.train import TRAIN_HOP_SECONDS
+        from training.train import training_features
 
         train = build_segments([clip for clip in clips if clip.split == "train"], genres=genres,
-                               config=dataclasses.replace(metadata.features, segment_hop_seconds=TRAIN_HOP_SECONDS))
+                               config=training_features(metadata.features))
         baseline = clip_report(baseline_clip_probabilities(train, target, genres=genres), target_clips, genres)
         print_report(f"SVM baseline (MFCC mean/std per segment) on {args.split}", baseline)
     return 0

@@ -19,25 +19,27 @@ from pathlib import Path
 import numpy as np
 
 HOPS = (0.75, 1.5, 3.0)  # seconds between segment starts
-EPSILON = 1e-7
 
 
 def aggregate_clips(segment_probabilities: np.ndarray, clip_index: np.ndarray, *, n_clips: int,
                     method: str) -> np.ndarray:
-    """(n_segments, n_genres) -> (n_clips, n_genres) by "mean", "geometric" or "vote"."""
+    """(n_segments, n_genres) -> (n_clips, n_genres) by "mean", "geometric" or "vote".
+
+    The mean and the geometric mean are `model.classifier.aggregate`'s "mean" and "log_mean";
+    the vote counts each segment's top genre, ties broken by the mean probability.
+    """
+    from training.dataset import per_clip_probabilities
+
+    if method in ("mean", "geometric"):
+        return per_clip_probabilities(segment_probabilities, clip_index, n_clips=n_clips,
+                                      method="mean" if method == "mean" else "log_mean")
+    if method != "vote":
+        raise ValueError(f"unknown aggregation {method!r}")
     out = []
     for clip in range(n_clips):
         p = segment_probabilities[clip_index == clip]
-        if method == "mean":
-            out.append(p.mean(axis=0))
-        elif method == "geometric":
-            g = np.exp(np.log(p + EPSILON).mean(axis=0))
-            out.append(g / g.sum())
-        elif method == "vote":  # ties broken by the mean probability
-            votes = np.bincount(p.argmax(axis=1), minlength=p.shape[1]).astype(np.float64)
-            out.append((votes + 1e-3 * p.mean(axis=0)) / (votes.sum() + 1e-3))
-        else:
-            raise ValueError(f"unknown aggregation {method!r}")
+        votes = np.bincount(p.argmax(axis=1), minlength=p.shape[1]).astype(np.float64)
+        out.append((votes + 1e-3 * p.mean(axis=0)) / (votes.sum() + 1e-3))
     return np.stack(out)
 
 

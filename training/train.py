@@ -15,8 +15,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from model.features import FeatureConfig
 
 # ---- settings (defaults of the committed model; each is a command-line option) ----
 SEED = 1234  # every random choice: weights, batches, masks, mixup
@@ -60,6 +64,11 @@ class Settings:
     ema: float = EMA
     train_hop_seconds: float = TRAIN_HOP_SECONDS
     architecture: str = "genre_cnn"
+
+
+def training_features(config: FeatureConfig, *, hop_seconds: float = TRAIN_HOP_SECONDS) -> FeatureConfig:
+    """The FeatureConfig that training segments are cut with: the model's, ``hop_seconds`` apart."""
+    return dataclasses.replace(config, segment_hop_seconds=hop_seconds)
 
 
 def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float,
@@ -299,9 +308,9 @@ def main(argv=None) -> int:
         return 2
     print(f"{len(train_clips)} train clips, {len(valid_clips)} valid clips, genres: {', '.join(genres)}", flush=True)
     cache = None if args.no_cache else CACHE_DIR
-    train_config = dataclasses.replace(config, segment_hop_seconds=settings.train_hop_seconds)
-    train = build_segments(train_clips, genres=genres, config=train_config, variants=("clean", *settings.augment),
-                           cache_dir=cache)
+    train = build_segments(train_clips, genres=genres,
+                           config=training_features(config, hop_seconds=settings.train_hop_seconds),
+                           variants=("clean", *settings.augment), cache_dir=cache)
     valid = build_segments(valid_clips, genres=genres, config=config, cache_dir=cache)
     degraded_valid = []
     if settings.choose_on == "robust":
