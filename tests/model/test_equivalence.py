@@ -156,3 +156,20 @@ def test_mfcc_of_a_gtzan_clip_equals_librosa(full_clip):
     y = normalise_loudness(load_audio(full_clip).samples)
     reference = librosa.feature.mfcc(y=y, sr=SAMPLE_RATE, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS).T
     np.testing.assert_allclose(mfcc(y), reference, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape, grid",
+    [((10, 32, 5), (130, 20)), ((3, 16, 5), (130, 20)), ((1, 32, 5), (130, 20)), ((4, 7, 3), (259, 13)),
+     ((2, 1, 5), (130, 20)), ((2, 32, 1), (130, 20)), ((2, 32, 5), (32, 5))],
+)
+def test_expand_equals_scipy_zoom(shape, grid):
+    """The Grad-CAM expansion gives what tf-keras-vis's own (scipy zoom, order 1) gives."""
+    from scipy.ndimage import zoom
+    from tf_keras_vis.utils import zoom_factor
+
+    from model.explain import expand
+
+    cam = np.random.default_rng(sum(shape)).random(shape).astype(np.float32)
+    reference = zoom(cam, zoom_factor(cam.shape, (shape[0], *grid)), order=1)
+    np.testing.assert_allclose(expand(cam, grid=grid), reference, atol=1e-6)
