@@ -11,6 +11,7 @@ cells along it: the heatmap can say which coefficients mattered, not only when.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 GRADCAM_LAYER = "gradcam_features"
@@ -83,3 +84,70 @@ def build_seed_cnn(*, input_shape: tuple[int, int, int], n_genres: int) -> keras
         x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(n_genres, activation="softmax", name="genre")(x)
     return keras.Model(inputs, outputs, name="seed_cnn")
+
+
+def fold_batch_norm(network: keras.Model) -> keras.Model:
+    """An inference copy of a chain-shaped network with each batch norm merged into its convolution.
+
+    A Conv2D followed directly by a BatchNormalization computes, at inference,
+    ``gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta``: one Conv2D with its kernel scaled by
+    ``s = gamma / sqrt(var + eps)`` per filter and bias ``(b - mean) * s + beta``. The copy runs
+    those as one op (TensorFlow then fuses convolution, bias and ReLU) instead of a convolution
+    and four element-wise passes over its output. Dropout, the identity at inference, is left
+    out; every other layer is copied with its name and weights, so GRADCAM_LAYER's output is
+    the same tensor value (within float rounding).
+
+    Parameters
+    ----------
+    network : a Functional model whose layers form one chain (each takes the previous one's output).
+
+    Returns
+    -------
+    A new Functional model with the same input shape and outputs, for inference only.
+
+    Raises
+    ------
+    ValueError : the network is not a chain.
+    """
+    chain = [layer for layer in network.layers if not isinstance(layer, layers.InputLayer)]
+    previous = network.inputs[0]
+    for layer in chain:
+        if len(layer._inbound_nodes) != 1 or layer.input is not previous:
+            raise ValueError(f"{network.name} is not a chain of layers (at {layer.name!r})")
+        previous = layer.output
+    inputs = keras.Input(shape=network.input_shape[1:], name=network.inputs[0].name)
+    x = inputs
+    index = 0
+    while index < len(chain):
+        layer = chain[index]
+        following = chain[index + 1] if index + 1 < len(chain) else None
+        if isinstance(layer, layers.Dropout):
+            index += 1
+            continue
+        if isinstance(layer, layers.Conv2D) and isinstance(following, layers.BatchNormalization):
+            weights = layer.get_weights()
+            kernel = weights[0]
+            bias = weights[1] if layer.use_bias else np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+            gamma, beta, mean, variance = _batch_norm_weights(following)
+            scale = gamma / np.sqrt(variance + following.epsilon)
+            config = {**layer.get_config(), "use_bias": True, "bias_initializer": "zeros",
+                      "kernel_regularizer": None, "bias_regularizer": None}
+            merged = layers.Conv2D.from_config(config)
+            x = merged(x)
+            merged.set_weights([kernel * scale, (bias - mean) * scale + beta])
+            index += 2
+            continue
+        copy = layer.__class__.from_config(layer.get_config())
+        x = copy(x)
+        copy.set_weights(layer.get_weights())
+        index += 1
+    return keras.Model(inputs, x, name=f"{network.name}_folded")
+
+
+def _batch_norm_weights(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(gamma, beta, moving mean, moving variance) of a BatchNormalization, ones/zeros where it has none."""
+    weights = {weight.path.rsplit("/", 1)[-1]: np.asarray(weight.numpy()) for weight in layer.weights}
+    mean, variance = weights["moving_mean"], weights["moving_variance"]
+    gamma = weights.get("gamma", np.ones_like(mean))
+    beta = weights.get("beta", np.zeros_like(mean))
+    return gamma, beta, mean, variance

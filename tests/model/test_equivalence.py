@@ -42,6 +42,11 @@ def classifier():
     network = build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES))
     shape = (DEFAULT_CONFIG.n_mfcc, DEFAULT_CONFIG.n_channels)
     rng = np.random.default_rng(0)
+    for layer in network.layers:  # batch norm as after training, so that folding it is tested for real
+        if isinstance(layer, keras.layers.BatchNormalization):
+            filters = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, filters), rng.normal(0, 0.3, filters),
+                               rng.normal(0, 0.5, filters), rng.uniform(0.3, 2.0, filters)])
     metadata = ModelMetadata(
         genres=GENRES,
         features=DEFAULT_CONFIG,
@@ -129,6 +134,26 @@ def test_bad_class_indices_are_rejected(classifier):
         classifier.heatmaps(result.features, class_indices=np.zeros(n - 1, dtype=np.int64))
     with pytest.raises(ValueError):
         classifier.heatmaps(result.features, class_indices=np.full(n, len(GENRES)))
+
+
+def test_inference_runs_with_batch_norm_folded(classifier):
+    import keras
+
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in classifier.network.layers)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in classifier._inference_network.layers)
+    assert GRADCAM_LAYER in {layer.name for layer in classifier._inference_network.layers}
+
+
+def test_fold_batch_norm_refuses_a_network_that_is_not_a_chain():
+    import keras
+
+    from model.network import fold_batch_norm
+
+    inputs = keras.Input(shape=(8, 4, 1))
+    conv = keras.layers.Conv2D(2, 3, padding="same")(inputs)
+    merged = keras.layers.Add()([keras.layers.BatchNormalization()(conv), conv])  # a skip connection
+    with pytest.raises(ValueError, match="not a chain"):
+        fold_batch_norm(keras.Model(inputs, merged))
 
 
 def test_probabilities_equal_a_plain_network_call(classifier):
