@@ -23,7 +23,9 @@ from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
 CACHE_VERSION = 2  # bump when the segmentation changes without a FeatureConfig change (2: no near-duplicate last segment)
-AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", "noise", "lowpass", "mp3", "telephone")
+CHANNELS = ("noise", "lowpass", "mp3", "telephone")  # the real-world channels (also valid's degraded copies)
+AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", *CHANNELS, "excerpts")
+EXCERPT_SECONDS = (2.0, 3.0)  # "excerpts": lengths of the snippet-like excerpts, like the data's 2-3 s snippets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +74,32 @@ def augment_audio(y: np.ndarray, *, kind: str, sample_rate: int, seed: int) -> n
         return librosa.resample(coded, orig_sr=rate, target_sr=sample_rate) if rate != sample_rate else coded
     if kind == "telephone":
         return channels.band_limit(y, narrow_rate=int(rng.choice([8000, 11025, 16000])), sample_rate=sample_rate)
-    raise ValueError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
+    raise ValueError(f"unknown audio augmentation {kind!r}; expected one of {AUGMENTATIONS[:-1]}")
+
+
+def excerpt_features(y: np.ndarray, *, config: FeatureConfig, seed: int) -> np.ndarray:
+    """Snippet-like segments of one clip: random 2-3-s excerpts, each looped to one segment.
+
+    Most test items are 2-3-s excerpts, which inference loops to fill a segment (see
+    `model.features.fill_to_segment`); long clips otherwise only give the network whole 3-s windows.
+    One excerpt per segment length of audio (at least one), at random offsets.
+
+    Parameters
+    ----------
+    y : (n_samples,) mono audio at ``config.sample_rate``.
+
+    Returns
+    -------
+    (n_excerpts, frames, n_mfcc, channels) float32, as `mfcc_segments` computes them.
+    """
+    rng = np.random.default_rng(seed)
+    count = max(1, int(y.shape[0] // config.segment_samples))
+    pieces = []
+    for _ in range(count):
+        length = min(y.shape[0], int(rng.uniform(*EXCERPT_SECONDS) * config.sample_rate))
+        start = int(rng.integers(0, y.shape[0] - length + 1))
+        pieces.append(mfcc_segments(y[start : start + length], config=config).features[:1])
+    return np.concatenate(pieces)
 
 
 def _config_key(config: FeatureConfig) -> str:
@@ -89,10 +116,13 @@ def _clip_features(task: tuple[Clip, str, FeatureConfig, Path | None]) -> np.nda
         if cache_file.is_file():
             return np.load(cache_file)
     samples = load_audio(clip.path).samples
-    if variant != "clean":
-        seed = int(hashlib.sha1(f"{clip.clip_id}/{variant}".encode()).hexdigest()[:8], 16)
-        samples = augment_audio(samples, kind=variant, sample_rate=config.sample_rate, seed=seed)
-    features = mfcc_segments(samples, config=config).features
+    seed = int(hashlib.sha1(f"{clip.clip_id}/{variant}".encode()).hexdigest()[:8], 16)
+    if variant == "excerpts":
+        features = excerpt_features(samples, config=config, seed=seed)
+    else:
+        if variant != "clean":
+            samples = augment_audio(samples, kind=variant, sample_rate=config.sample_rate, seed=seed)
+        features = mfcc_segments(samples, config=config).features
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache_file, features)

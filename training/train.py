@@ -38,7 +38,7 @@ CELL_MASKS = 0.3  # scattered cell dropout: each segment loses a U(0, CELL_MASKS
 AUGMENT = ("noise", "lowpass", "mp3", "telephone")  # offline copies: real-world channels (EXPERIMENTS.md)
 EMA = 0.0  # > 0: keep an exponential moving average of the weights (this momentum per step) and choose from it
 TRAIN_HOP_SECONDS = 1.5  # training segments start this far apart (half a segment): twice the examples
-CHOOSE_ON = "robust"  # epoch choice: "clean" valid accuracy, or "robust": its mean with valid copies through AUGMENT
+CHOOSE_ON = "robust"  # epoch choice: "clean" valid accuracy, or "robust": its mean with valid copies through AUGMENT's channels
 CLIP_BALANCE = 0.5  # segment weight ~ 1 / segments_in_clip ** CLIP_BALANCE: long clips do not drown snippets
 SMOKE_CLIPS_PER_GENRE = 1  # --smoke: clips per genre and split
 
@@ -291,7 +291,7 @@ def main(argv=None) -> int:
     started = time.time()
     from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, save_artifact
     from training.data import data_summary, discover_clips, genre_names
-    from training.dataset import CACHE_DIR, build_segments
+    from training.dataset import CACHE_DIR, CHANNELS, build_segments
 
     settings = settings_from_args(args)
     config = config_from_args(args)
@@ -315,7 +315,7 @@ def main(argv=None) -> int:
     degraded_valid = []
     if settings.choose_on == "robust":
         degraded_valid = [build_segments(valid_clips, genres=genres, config=config, variants=(variant,),
-                                         cache_dir=cache) for variant in settings.augment]
+                                         cache_dir=cache) for variant in settings.augment if variant in CHANNELS]
     print(f"features ready in {time.time() - started:.0f} s: {train.features.shape[0]} train segments "
           f"({len(settings.augment)} augmented copies), {valid.features.shape[0]} valid segments", flush=True)
     network, mean, std, history = train_network(train, valid, genres=genres, config=config, settings=settings,

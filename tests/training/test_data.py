@@ -47,3 +47,23 @@ def test_full_download_layout(tmp_path, gtzan_dir):
     assert {clip.path.suffix for clip in clips} == {".wav", ".au"}
     assignment = read_split_lists()
     assert all(clip.split == assignment[clip.clip_id] for clip in clips)
+
+
+def test_excerpts_are_looped_snippet_like_segments(full_clip):
+    """The "excerpts" augmentation: one looped 2-3-s excerpt per 3 s of audio, reproducible by seed."""
+    import numpy as np
+
+    from model.audio import load_audio
+    from model.features import DEFAULT_CONFIG, mfcc_segments
+    from training.dataset import excerpt_features
+
+    y = load_audio(full_clip).samples
+    excerpts = excerpt_features(y, config=DEFAULT_CONFIG, seed=5)
+    clean = mfcc_segments(y, config=DEFAULT_CONFIG).features
+    assert excerpts.shape == (y.shape[0] // DEFAULT_CONFIG.segment_samples, *clean.shape[1:])
+    np.testing.assert_array_equal(excerpts, excerpt_features(y, config=DEFAULT_CONFIG, seed=5))
+    assert not np.array_equal(excerpts, excerpt_features(y, config=DEFAULT_CONFIG, seed=6))
+    # a looped excerpt is not a window of the clip: no excerpt equals any clean segment
+    assert not any(np.allclose(excerpt, segment) for excerpt in excerpts for segment in clean)
+    short = y[: int(2.5 * DEFAULT_CONFIG.sample_rate)]
+    assert excerpt_features(short, config=DEFAULT_CONFIG, seed=5).shape == (1, *clean.shape[1:])
