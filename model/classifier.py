@@ -133,7 +133,7 @@ class GenreClassifier:
         self._explainer = None
         self.clip_model = ClipStatsModel.from_dict(metadata.clip_model) if metadata.clip_model else None
         # Inference and Grad-CAM run on a copy with batch norm folded into the convolutions
-        # (same values within float rounding, a fifth less time); a network that is not a
+        # (same values within float rounding, up to a fifth less time); a network that is not a
         # chain of layers is used as it is.
         try:
             self._inference_network = fold_batch_norm(network)

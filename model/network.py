@@ -112,7 +112,7 @@ def fold_batch_norm(network: keras.Model) -> keras.Model:
     chain = [layer for layer in network.layers if not isinstance(layer, layers.InputLayer)]
     previous = network.inputs[0]
     for layer in chain:
-        if len(layer._inbound_nodes) != 1 or layer.input is not previous:
+        if layer.input is not previous:
             raise ValueError(f"{network.name} is not a chain of layers (at {layer.name!r})")
         previous = layer.output
     inputs = keras.Input(shape=network.input_shape[1:], name=network.inputs[0].name)
