@@ -1,11 +1,11 @@
 """Grad-CAM heatmaps over MFCC segments, computed with tf-keras-vis.
 
-The network is split once at the Grad-CAM layer. The part before it (the conv trunk) runs as
-one compiled TensorFlow function, whose activations the classifier can also hand over from
-its own forward pass. tf-keras-vis's `Gradcam` is built on the part after it, so its
-gradient tape covers only the few layers between that activation and the class score: the
-gradients of the score with respect to the activation are the same as through the whole
-network, but the convolutions before it are neither recorded nor differentiated.
+The network is split once at the Grad-CAM layer. The part before it (the conv trunk) runs in
+the classifier's compiled forward pass, which hands over that layer's activations.
+tf-keras-vis's `Gradcam` is built on the part after it, so its gradient tape covers only the
+few layers between that activation and the class score: the gradients of the score with
+respect to the activation are the same as through the whole network, but the convolutions
+before it are neither recorded nor differentiated.
 """
 
 from __future__ import annotations
@@ -29,16 +29,12 @@ class GradcamExplainer:
     """
 
     def __init__(self, network, *, layer: str = GRADCAM_LAYER) -> None:
-        tf = import_tensorflow()
+        import_tensorflow()
         import keras
 
         self._layer = layer
         self._n_classes = int(network.output_shape[-1])
         target = network.get_layer(layer)
-        trunk = keras.Model(network.inputs, target.output, name="gradcam_trunk")
-        signature = [tf.TensorSpec((None, *network.input_shape[1:]), tf.float32)]
-        self._trunk = tf.function(lambda x: trunk(x, training=False), input_signature=signature)
-
         linear = keras.models.clone_model(network)
         linear.set_weights(network.get_weights())
         ReplaceToLinear()(linear)
@@ -47,43 +43,10 @@ class GradcamExplainer:
         marked = keras.layers.Identity(name=layer)(activation)  # the layer Gradcam reads
         self._gradcam = Gradcam(keras.Model(activation, _compiled(rest)(marked)), clone=False)
 
-    def activations(self, inputs: np.ndarray) -> np.ndarray:
-        """The Grad-CAM layer's output.
-
-        Parameters
-        ----------
-        inputs : (n_segments, frames, n_mfcc, channels) normalised network input.
-
-        Returns
-        -------
-        (n_segments, rows, columns, filters) float32.
-        """
-        return self._trunk(inputs.astype(np.float32, copy=False)).numpy()
-
-    def heatmaps(self, inputs: np.ndarray, *, class_indices: np.ndarray) -> np.ndarray:
-        """Heatmaps of the evidence for one class per segment, in one batched call.
-
-        Parameters
-        ----------
-        inputs : (n_segments, frames, n_mfcc, channels) normalised network input.
-        class_indices : (n_segments,) int, the genre to explain for each segment.
-
-        Returns
-        -------
-        (n_segments, frames, n_mfcc) float32 in [0, 1], finite; each map is scaled to its
-        own maximum (all zeros where no cell supports the class).
-        """
-        if inputs.ndim != 4:
-            raise ValueError(f"expected (n, frames, n_mfcc, channels), got {inputs.shape}")
-        self._check_indices(class_indices, inputs.shape[0])
-        return self.heatmaps_of_activations(
-            self.activations(inputs), class_indices=class_indices, grid=inputs.shape[1:3]
-        )
-
     def heatmaps_of_activations(
         self, activations: np.ndarray, *, class_indices: np.ndarray, grid: tuple[int, int]
     ) -> np.ndarray:
-        """`heatmaps` from the Grad-CAM layer's output, as computed by `activations`.
+        """Heatmaps of the evidence for one class per segment, in one batched Gradcam call.
 
         Parameters
         ----------
@@ -93,7 +56,8 @@ class GradcamExplainer:
 
         Returns
         -------
-        (n_segments, frames, n_mfcc) float32 in [0, 1], as `heatmaps`.
+        (n_segments, frames, n_mfcc) float32 in [0, 1], finite; each map is scaled to its
+        own maximum (all zeros where no cell supports the class).
         """
         if activations.ndim != 4:
             raise ValueError(f"expected (n, rows, columns, filters), got {activations.shape}")
