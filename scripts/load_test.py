@@ -24,9 +24,7 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests import badinputs  # noqa: E402
+from tests.appserver import launch_app  # noqa: E402
 
 GTZAN_SNIPPETS = REPO.parent / "shared" / "gtzan" / "snippets"
-READY_MARK = "genre-cam: ready in"
 START_TIMEOUT = 300.0  # seconds for the app to load TensorFlow, the model and warm up
 REQUEST_TIMEOUT = 300.0  # seconds per request, queueing included (16 users, one analysis at a time)
 GOOD_SHARE = 0.6  # of the requests
@@ -70,38 +68,6 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-class App:
-    """``python -m app`` on a free port with its own upload folder."""
-
-    def __init__(self, scratch: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/"
-        self.upload_dir = scratch / "gradio-temp"
-        self.log = scratch / "app.log"
-        environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-                       "GRADIO_TEMP_DIR": str(self.upload_dir)}
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=REPO,
-                                            env=environment, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT
-        while READY_MARK not in self.log.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the app did not start: {self.log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
-
-    def stop(self, signal_number: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal_number)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def good_files(scratch: Path, *, needed: int) -> list[Path]:
@@ -172,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             url, upload_dir, pid = args.url, args.upload_dir or Path(tempfile.gettempdir()) / "gradio", args.pid
         else:
             print("starting python -m app ...", flush=True)
-            app = App(scratch)
-            url, upload_dir, pid = app.url, app.upload_dir, app.process.pid
+            upload_dir = scratch / "gradio-temp"
+            app = launch_app(env={"GRADIO_TEMP_DIR": str(upload_dir)}, timeout=START_TIMEOUT)
+            url, pid = app.url, app.process.pid
         before = count_files(upload_dir)
         sampler = badinputs.PeakRss(pid, interval=0.1) if pid else None
         print(f"{args.clients} clients x {args.requests} requests against {url} "
@@ -193,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         after_stop = None
         alive = app.process.poll() is None if app else None
         if app:
-            app.stop(getattr(signal, f"SIG{args.stop_signal}"))
+            app.stop(getattr(signal, f"SIG{args.stop_signal}"), timeout=60)
             after_stop = count_files(upload_dir)
     finally:
         if app:
