@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -69,6 +69,12 @@ class Settings:
 def training_features(config: FeatureConfig, *, hop_seconds: float = TRAIN_HOP_SECONDS) -> FeatureConfig:
     """The FeatureConfig that training segments are cut with: the model's, ``hop_seconds`` apart."""
     return dataclasses.replace(config, segment_hop_seconds=hop_seconds)
+
+
+def robust_score(clean: float, degraded: Sequence[float]) -> float:
+    """The `--choose-on robust` score: the mean of the clean accuracy and the mean accuracy over the
+    degraded copies (the clean accuracy alone when there are none)."""
+    return clean if len(degraded) == 0 else (clean + float(np.mean(degraded))) / 2
 
 
 def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float,
@@ -202,7 +208,7 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
         def on_epoch_end(self, epoch, logs=None):
             accuracy = accuracy_of(valid_x, valid)
             degraded = [accuracy_of(inputs, copy) for inputs, copy in zip(degraded_x, degraded_valid)]
-            score = accuracy if not degraded else (accuracy + float(np.mean(degraded))) / 2
+            score = robust_score(accuracy, degraded)
             history["valid_clip_accuracy"].append(accuracy)
             history["degraded_valid_clip_accuracy"].append(float(np.mean(degraded)) if degraded else None)
             history["loss"].append(float(logs.get("loss", float("nan"))))
