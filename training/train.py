@@ -64,6 +64,7 @@ class Settings:
     ema: float = EMA
     train_hop_seconds: float = TRAIN_HOP_SECONDS
     architecture: str = "genre_cnn"
+    init: str = ""  # a network from `training.pretrain` whose conv and batch-norm weights start the training
 
 
 def training_features(config: FeatureConfig, *, hop_seconds: float = TRAIN_HOP_SECONDS) -> FeatureConfig:
@@ -188,6 +189,11 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     else:
         network = build_genre_cnn(input_shape=config.input_shape, n_genres=n_genres, width=settings.width,
                                   dropout=settings.dropout, l2=settings.l2)
+    if settings.init:
+        from training.pretrain import copy_matching_weights
+
+        copied = copy_matching_weights(source=keras.saving.load_model(settings.init, compile=False), target=network)
+        log(f"started from {settings.init}: {len(copied)} layers ({', '.join(copied)})")
     batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)
     steps = max(1, len(batches) * settings.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)
@@ -264,6 +270,7 @@ def parse_args(argv=None):
     parser.add_argument("--segment-seconds", type=float, default=None, help="experiment")
     parser.add_argument("--hop-seconds", type=float, default=None, help="experiment")
     parser.add_argument("--deltas", action="store_true", help="experiment: MFCC deltas as channels")
+    parser.add_argument("--init", default="", help="start from a network of `python -m training.pretrain`")
     parser.add_argument("--no-cache", action="store_true", help="recompute features instead of reading training/cache")
     return parser.parse_args(argv)
 
@@ -274,7 +281,7 @@ def settings_from_args(args) -> Settings:
                     mixup_alpha=args.mixup, augment=augment, clip_balance=args.clip_balance,
                     class_balance=not args.no_class_balance, time_masks=args.time_masks,
                     cell_masks=args.cell_masks, choose_on=args.choose_on, ema=args.ema,
-                    architecture=args.architecture)
+                    architecture=args.architecture, init=args.init)
 
 
 def config_from_args(args):
