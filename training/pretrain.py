@@ -212,6 +212,7 @@ def main(argv=None) -> int:
     hours = sum(track.shape[0] for track in tracks) * config.seconds_per_frame / 3600
     print(f"{len(tracks)} tracks of {len(paths)} files, {hours:.1f} h of audio, MFCC in {time.time() - started:.0f} s",
           flush=True)
+    # the output layer is neither trained here nor copied by --init, so its size does not matter
     network = pretrain(tracks, config=config, settings=settings, n_genres=10, log=lambda line: print(line, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     network.save(args.out)
