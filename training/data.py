@@ -19,7 +19,7 @@ from pathlib import Path
 
 SPLITS = ("train", "valid", "test")
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
-AUDIO_SUFFIXES = (".wav", ".au", ".flac", ".ogg", ".mp3")
+AUDIO_SUFFIXES = (".wav", ".au", ".flac", ".ogg", ".opus", ".mp3")  # what soundfile decodes
 _CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 
 

@@ -8,7 +8,7 @@ random from the same track are a positive pair, the segments of the other tracks
 are its negatives, and the NT-Xent loss pulls each pair together in a small projection space.
 What a network learns this way is what stays the same across one piece of music (its
 instruments, timbre, production), without any genre label. The convolutions and batch norms
-are then copied into `training.train`'s network (``--init``); the projection head is dropped.
+are then copied into `training.train`'s network (``--init``, `training.train.copy_matching_weights`); the projection head is dropped.
 
 The music needs no labels and must not be GTZAN: the experiments used the free music of Debian's
 game-music packages (training/EXPERIMENTS.md lists them). Files shorter than MIN_SECONDS (sound
@@ -26,7 +26,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
 MIN_SECONDS = 20.0  # shorter files are not music tracks
 TRACK_SECONDS = 300.0  # at most this much of each track is read
 SEED = 1234
@@ -49,8 +48,10 @@ class PretrainSettings:
 
 def find_tracks(folders: Sequence[Path]) -> list[Path]:
     """Audio files under ``folders`` (recursively), sorted."""
+    from training.data import AUDIO_SUFFIXES
+
     paths = {path for folder in folders for path in Path(folder).rglob("*")
-             if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS}
+             if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES}
     return sorted(paths)
 
 
@@ -164,26 +165,6 @@ def pretrain(tracks: Sequence[np.ndarray], *, config, settings: PretrainSettings
         log(f"epoch {epoch + 1:3d}/{settings.epochs}  contrastive loss {np.mean(losses):.4f}  "
             f"({time.time() - started:.0f} s)")
     return network
-
-
-def copy_matching_weights(*, source, target, skip: Sequence[str] = ("genre",)) -> list[str]:
-    """Copy the weights of layers with the same name and shapes from ``source`` to ``target``.
-
-    Returns the names of the layers copied (the output layer ``genre`` is never copied).
-    """
-    copied = []
-    for layer in target.layers:
-        if layer.name in skip or not layer.weights:
-            continue
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        weights = other.get_weights()
-        if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
-            layer.set_weights(weights)
-            copied.append(layer.name)
-    return copied
 
 
 def main(argv=None) -> int:

@@ -78,6 +78,26 @@ def robust_score(clean: float, degraded: Sequence[float]) -> float:
     return clean if len(degraded) == 0 else (clean + float(np.mean(degraded))) / 2
 
 
+def copy_matching_weights(*, source, target, skip: Sequence[str] = ("genre",)) -> list[str]:
+    """Copy the weights of layers with the same name and shapes from ``source`` to ``target``.
+
+    Returns the names of the layers copied (the output layer ``genre`` is never copied).
+    """
+    copied = []
+    for layer in target.layers:
+        if layer.name in skip or not layer.weights:
+            continue
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        weights = other.get_weights()
+        if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    return copied
+
+
 def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float,
                     class_balance: bool) -> np.ndarray:
     """Per-segment weights (n_segments,), mean 1: down-weight segments of long clips, balance genres."""
@@ -190,8 +210,6 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
         network = build_genre_cnn(input_shape=config.input_shape, n_genres=n_genres, width=settings.width,
                                   dropout=settings.dropout, l2=settings.l2)
     if settings.init:
-        from training.pretrain import copy_matching_weights
-
         copied = copy_matching_weights(source=keras.saving.load_model(settings.init, compile=False), target=network)
         log(f"started from {settings.init}: {len(copied)} layers ({', '.join(copied)})")
     batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)

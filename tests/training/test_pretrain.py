@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import EXAMPLES_DIR, REPO
-from training.pretrain import copy_matching_weights, find_tracks, nt_xent, sample_views
+from training.pretrain import find_tracks, nt_xent, sample_views
+from training.train import copy_matching_weights
 
 
 @pytest.mark.parametrize("n_tracks, frames", [(3, 5), (8, 130)])
