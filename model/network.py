@@ -15,6 +15,8 @@ import numpy as np
 from keras import layers
 
 GRADCAM_LAYER = "gradcam_features"
+GENRE_OUTPUT = "genre"  # softmax over genres
+TAG_OUTPUT = "tags"  # independent sigmoids over tags (the teacher's vocabulary), when the network has them
 
 
 def _conv_block(x, *, filters: int, kernel: tuple[int, int], name: str):
@@ -28,22 +30,26 @@ def build_genre_cnn(
     input_shape: tuple[int, int, int],
     n_genres: int,
     width: int = 32,
+    n_tags: int = 0,
     dropout: float = 0.3,
     l2: float = 1e-4,
 ) -> keras.Model:
-    """Our CNN: four conv blocks, global average pooling, softmax.
+    """Our CNN: four conv blocks, global average pooling, a softmax genre head and an optional sigmoid tag head.
 
     Parameters
     ----------
     input_shape : (frames, n_mfcc, channels)
     n_genres : number of output classes
+    n_tags : number of tags of a second head (0: genres only)
     width : filters in the first block; blocks use width, 2*width, 4*width, 4*width.
 
     Returns
     -------
     A Functional model mapping (batch, frames, n_mfcc, channels) to (batch, n_genres)
-    probabilities, whose last block's ReLU output (named GRADCAM_LAYER) has 1/4 of the
-    input's time resolution and 1/4 of its coefficient resolution.
+    probabilities (output GENRE_OUTPUT), and with ``n_tags`` also to (batch, n_tags) tag
+    probabilities (output TAG_OUTPUT, second). Both heads are dense layers on the pooled
+    last block, whose ReLU output (named GRADCAM_LAYER) has 1/4 of the input's time
+    resolution and 1/4 of its coefficient resolution.
     """
     regulariser = keras.regularizers.L2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=input_shape, name="mfcc")
@@ -59,10 +65,10 @@ def build_genre_cnn(
     x = layers.Activation("relu", name=GRADCAM_LAYER)(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(
-        n_genres, activation="softmax", kernel_regularizer=regulariser, name="genre"
-    )(x)
-    return keras.Model(inputs, outputs, name="genre_cnn")
+    outputs = [layers.Dense(n_genres, activation="softmax", kernel_regularizer=regulariser, name=GENRE_OUTPUT)(x)]
+    if n_tags:
+        outputs.append(layers.Dense(n_tags, activation="sigmoid", kernel_regularizer=regulariser, name=TAG_OUTPUT)(x))
+    return keras.Model(inputs, outputs if n_tags else outputs[0], name="genre_cnn")
 
 
 def build_seed_cnn(*, input_shape: tuple[int, int, int], n_genres: int) -> keras.Model:
