@@ -34,7 +34,7 @@ LONG_CLIPS = 10  # GTZAN clips concatenated into it
 CLI_CLIPS = 50  # files given to one CLI call
 MP3_RATE = 44100  # the 30-s clip is also measured as a 44.1-kHz stereo MP3 (floor only)
 
-# targets of issue #6 (ratios measured in one run)
+# the ratios the project promises (each measured in one run)
 TARGET_GRADCAM_OVER_FLOOR = 2.0
 TARGET_APP_OVER_GRADIO_IN_FLOORS = 2.0
 TARGET_SEED_SPEEDUP = 10.0

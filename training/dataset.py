@@ -1,7 +1,7 @@
 """Clips -> MFCC segments with labels, through the same decoding and features as inference.
 
-Audio-level augmentations (pitch shift, time stretch, noise, band-limiting) are computed
-offline, once per clip, and cached under ``training/cache/`` with the features.
+Audio-level augmentations (pitch shift, time stretch, the real-world channels of `training.channels`,
+snippet-like excerpts) are computed offline, once per clip, and cached under ``training/cache/`` with the features.
 Splits are by clip: segments are cut after the split, so no clip has segments on both sides.
 """
 
