@@ -280,9 +280,13 @@ def main(argv=None) -> int:
     started = time.time()
     from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, save_artifact
     from training.data import data_summary, discover_clips, genre_names
-    from training.dataset import CACHE_DIR, CHANNELS, build_segments
+    from training.dataset import AUGMENTATIONS, CACHE_DIR, CHANNELS, build_segments
 
     settings = from_arguments(Settings, args)
+    unknown = [name for name in settings.augment if name not in AUGMENTATIONS]
+    if unknown:
+        print(f"error: unknown augmentation {', '.join(unknown)}; known: {', '.join(AUGMENTATIONS)}", file=sys.stderr)
+        return 2
     config = config_from_args(args)
     clips = discover_clips(args.data)
     genres = genre_names(clips)

@@ -119,3 +119,8 @@ def test_the_defaults_are_the_committed_models_recipe():
     common = sorted(set(recorded) & set(defaults))
     assert len(common) >= 15, common
     assert {name: recorded[name] for name in common} == {name: defaults[name] for name in common}
+
+
+def test_an_unknown_augmentation_is_refused_before_any_work(capsys):
+    assert train.main(["--data", "never-read", "--augment", "noise,bogus"]) == 2
+    assert "unknown augmentation bogus" in capsys.readouterr().err
