@@ -61,7 +61,8 @@ def distinct_copies(path: Path, *, count: int, out: Path) -> list[Path]:
     copies = []
     for index in range(count):
         copy = out / f"{path.stem}-{index}{path.suffix}"
-        with soundfile.SoundFile(copy, "w", rate, 1 if samples.ndim == 1 else samples.shape[1], subtype="PCM_16", format="FLAC") as handle:
+        channels = 1 if samples.ndim == 1 else samples.shape[1]
+        with soundfile.SoundFile(copy, "w", rate, channels, subtype="PCM_16", format="FLAC") as handle:
             handle.title = f"genre-cam benchmark copy {index}"
             handle.write(samples)
         copies.append(copy)

@@ -42,8 +42,6 @@ START_TIMEOUT = 300.0  # seconds for the app to load TensorFlow, the model and w
 REQUEST_TIMEOUT = 300.0  # seconds per request, queueing included (16 users, one analysis at a time)
 GOOD_SHARE = 0.6  # of the requests
 GENERIC = ("something went wrong", "upstream gradio app has raised an exception", "error raised")
-# bad cases whose reply is known not to be the model's own message yet (reported; counted apart)
-KNOWN_UNCLEAR: set[str] = set()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,7 +84,8 @@ def bad_cases(scratch: Path) -> list[badinputs.Case]:
     return [case for case in badinputs.write_cases(scratch) if not case.app.valid]
 
 
-def run_user(url: str, plan: list[tuple[str, Path, badinputs.Case | None]], results: list, lock: threading.Lock) -> None:
+def run_user(url: str, plan: list[tuple[str, Path, badinputs.Case | None]], results: list,
+             lock: threading.Lock) -> None:
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
@@ -105,7 +104,8 @@ def run_user(url: str, plan: list[tuple[str, Path, badinputs.Case | None]], resu
                 outcome, detail = "failed", str(error)[:160]
             else:
                 message = error.message.lower()
-                clear = not any(generic in message for generic in GENERIC) and all(word in message for word in case.app.words)
+                clear = (not any(generic in message for generic in GENERIC)
+                         and all(word in message for word in case.app.words))
                 outcome = "ok" if clear else "unclear"
                 detail = error.message[:160]
         except Exception as error:  # timeouts, connection errors, queue full: all count as failures
@@ -176,22 +176,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"good requests failed         {len(good_failures)} of {len(good)}  (must be 0)")
     for _, name, outcome, _, detail in good_failures[:10]:
         print(f"    {name}: {outcome}: {detail}")
-    known = [r for r in unclear if r[1] in KNOWN_UNCLEAR]
-    print(f"bad requests without the model's own message  {len(unclear)} of {len(bad)}"
-          f"  ({len(known)} of them the known {', '.join(sorted(KNOWN_UNCLEAR))} bug)")
-    for _, name, outcome, _, detail in [r for r in unclear if r[1] not in KNOWN_UNCLEAR][:10]:
+    print(f"bad requests without the model's own message  {len(unclear)} of {len(bad)}")
+    for _, name, outcome, _, detail in unclear[:10]:
         print(f"    {name}: {outcome}: {detail}")
     for label, rows in (("good", good), ("bad", bad)):
         latencies = [r[3] for r in rows]
+        mean = statistics.fmean(latencies) if latencies else float("nan")
         print(f"latency {label:<4}  p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s"
-              f"   max {max(latencies, default=float('nan')):6.2f} s   mean {statistics.fmean(latencies) if latencies else float('nan'):.2f} s")
-    print(f"server peak RSS              {peak / 2**20:.0f} MiB" if peak else "server peak RSS              not measured (give --pid)")
+              f"   max {max(latencies, default=float('nan')):6.2f} s   mean {mean:.2f} s")
+    print(f"server peak RSS              {peak / 2**20:.0f} MiB" if peak
+          else "server peak RSS              not measured (give --pid)")
     print(f"upload folder {upload_dir}")
     print(f"    files before {before}, after the load {after}"
           + (f", after the app's stop by SIG{args.stop_signal} {after_stop}" if after_stop is not None else ""))
     if alive is not None:
         print(f"server alive after the load  {alive}")
-    print(f"load time {load_seconds:.1f} s ({len(results) / load_seconds:.2f} requests/s); total time {time.monotonic() - started:.1f} s")
+    print(f"load time {load_seconds:.1f} s ({len(results) / load_seconds:.2f} requests/s); "
+          f"total time {time.monotonic() - started:.1f} s")
     return 1 if good_failures or len(results) < total else 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh machine, then run every test.
+# Install everything the tests need on a fresh machine, check lint and formatting, then run every test.
 #   bash scripts/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +19,9 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip check >/dev/null || .venv/bin/python -m pip check
+
+# lint and formatting first (settings in pyproject.toml): a finding stops the run before the slow tests
+.venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
 
 exec .venv/bin/python -m pytest "$@"

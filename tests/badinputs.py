@@ -24,8 +24,8 @@ import struct
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile
@@ -293,7 +293,8 @@ def write_oversize(folder: Path, *, limit: int) -> Case:
     def make(path: Path) -> None:
         head = _wav(music(5.0, rate=rate), rate, "PCM_16")
         data_bytes = size - 44
-        header = (b"RIFF" + struct.pack("<I", size - 8) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+        header = (b"RIFF" + struct.pack("<I", size - 8) + b"WAVE"
+                  + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
                   + b"data" + struct.pack("<I", data_bytes))
         with open(path, "wb") as handle:
             handle.write(header + head[44:])

@@ -5,7 +5,8 @@
 Trains (a) the MFCC mean/std SVM and (b) the seed project's CNN (13 MFCC, no augmentation,
 epoch chosen on valid; once per random seed, its row the mean) from scratch, evaluates (c) our
 committed model (or retrains it with --train-ours), and prints one table of per-clip accuracy
-on `valid` and `test` (all clips, long clips, snippets) with macro-F1 and counts. Writes the figures to runs/compare.json.
+on `valid` and `test` (all clips, long clips, snippets) with macro-F1 and counts. Writes the figures to
+runs/compare.json.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ import sys
 import time
 from pathlib import Path
 
-SEED_EPOCHS = 30  # the seed CNN converges well within this on the clean segments
-SEED_RUNS = (1234, 777, 4242)  # the seed CNN is trained once per random seed: one run's test figure swings by 5 points
-SEED_ROW = "(b) seed CNN, 13 MFCC, mean"
+from training.settings import add_arguments, from_arguments, setting
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedCNNSettings:
+    """How row (b) is trained; each field is a command-line option (``--field-name``)."""
+
+    seed_epochs: int = setting(30, "the seed CNN converges well within this on the clean segments")
+    seed_runs: tuple[int, ...] = setting((1234, 777, 4242),
+                                         "random seeds, one training each (one run's test figure swings by 5 points); "
+                                         "row (b) is their mean")
 
 
 def mean_report(reports: list[dict]) -> dict:
@@ -77,13 +86,14 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=None, help="our model (default: the committed one)")
     parser.add_argument("--train-ours", action="store_true", help="retrain our model too (slow) instead of loading it")
-    parser.add_argument("--seed-epochs", type=int, default=SEED_EPOCHS)
-    parser.add_argument("--seed-runs", type=int, default=len(SEED_RUNS), choices=range(1, len(SEED_RUNS) + 1),
-                        help="random seeds the seed CNN is trained with; its row is their mean")
     parser.add_argument("--out", type=Path, default=Path("runs/compare.json"))
     parser.add_argument("--record", action="store_true",
                         help="store our test figures in the model's metadata (do it once, for the finished model)")
+    add_arguments(parser.add_argument_group("seed CNN"), SeedCNNSettings)
     args = parser.parse_args(argv)
+    seed_cnn = from_arguments(SeedCNNSettings, args)
+    if not seed_cnn.seed_runs:
+        parser.error("--seed-runs needs at least one seed")
     started = time.time()
 
     from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, load_artifact
@@ -141,12 +151,12 @@ def main(argv=None) -> int:
     # (b) the seed's CNN: 13 MFCC, its architecture, no augmentation, epoch chosen on valid
     seed_config = dataclasses.replace(FeatureConfig(), n_mfcc=13)
     seed_segments = split_segments(seed_config)
-    seed_settings = Settings(architecture="seed", epochs=args.seed_epochs, augment=(), mixup_alpha=0.0, time_masks=0,
-                             coeff_masks=0, cell_masks=0.0, label_smoothing=0.0, class_balance=False,
+    seed_settings = Settings(architecture="seed", epochs=seed_cnn.seed_epochs, augment=(), mixup_alpha=0.0,
+                             time_masks=0, coeff_masks=0, cell_masks=0.0, label_smoothing=0.0, class_balance=False,
                              clip_balance=0.0, choose_on="clean")
     seed_rows = {}
-    for run_seed in SEED_RUNS[: args.seed_runs]:
-        print(f"training the seed CNN ({args.seed_epochs} epochs, seed {run_seed}) ...", flush=True)
+    for run_seed in seed_cnn.seed_runs:
+        print(f"training the seed CNN ({seed_cnn.seed_epochs} epochs, seed {run_seed}) ...", flush=True)
         seed_network, mean, std, _ = train_network(
             seed_segments["train"], seed_segments["valid"], genres=genres, config=seed_config,
             settings=dataclasses.replace(seed_settings, seed=run_seed), log=lambda line: None)
@@ -156,7 +166,7 @@ def main(argv=None) -> int:
             evaluated, genres)
 
     rows = {"(a) SVM on MFCC mean/std": evaluate_on_splits(svm_probabilities, evaluated, genres)}
-    rows[SEED_ROW if len(seed_rows) > 1 else "(b) seed CNN, 13 MFCC"] = {
+    rows["(b) seed CNN, 13 MFCC" + (", mean" if len(seed_rows) > 1 else "")] = {
         split: mean_report([reports[split] for reports in seed_rows.values()]) for split in ("valid", "test")}
     if len(seed_rows) > 1:
         rows.update(seed_rows)
@@ -164,7 +174,8 @@ def main(argv=None) -> int:
     if ours.clip_model is not None:
         rows[f"(c) ours, CNN + clip stats (w={ours.clip_model.weight:.2f})"] = evaluate_on_splits(
             ours_probabilities, evaluated, genres)
-    counts = {split: {part: rows["(a) SVM on MFCC mean/std"][split][part]["clips"] for part in ("all", "long", "snippet")}
+    svm_row = rows["(a) SVM on MFCC mean/std"]
+    counts = {split: {part: svm_row[split][part]["clips"] for part in ("all", "long", "snippet")}
               for split in ("valid", "test")}
     print()
     print(f"{'per-clip accuracy':<34}" + "  ".join(f"{name:>7}" for name in

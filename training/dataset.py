@@ -1,7 +1,7 @@
 """Clips -> MFCC segments with labels, through the same decoding and features as inference.
 
-Audio-level augmentations (pitch shift, time stretch, noise, band-limiting) are computed
-offline, once per clip, and cached under ``training/cache/`` with the features.
+Audio-level augmentations (pitch shift, time stretch, the real-world channels of `training.channels`,
+snippet-like excerpts) are computed offline, once per clip, and cached under ``training/cache/`` with the features.
 Splits are by clip: segments are cut after the split, so no clip has segments on both sides.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from training import channels
 from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
-CACHE_VERSION = 2  # bump when the segmentation changes without a FeatureConfig change (2: no near-duplicate last segment)
+CACHE_VERSION = 2  # bump when the segmentation changes without a FeatureConfig change
 CHANNELS = ("noise", "lowpass", "mp3", "telephone")  # the real-world channels (also valid's degraded copies)
 AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", *CHANNELS, "excerpts")
 EXCERPT_SECONDS = (2.0, 3.0)  # "excerpts": lengths of the snippet-like excerpts, like the data's 2-3 s snippets

@@ -20,6 +20,22 @@ from pathlib import Path
 import numpy as np
 
 
+def clip_accuracy(classifier, segments, labels: np.ndarray) -> float:
+    """Per-clip accuracy of ``classifier`` on ``segments`` of len(labels) clips, fused with clip statistics
+    (each clip's from its own, possibly degraded, segments' frames) where the model has a clip model."""
+    from model.clipstats import clip_statistics
+    from training.dataset import per_clip_probabilities
+
+    n_clips, n_mfcc = len(labels), segments.features.shape[2]
+    probabilities = per_clip_probabilities(classifier.predict_segments(segments.features), segments.clip_index,
+                                           n_clips=n_clips)
+    if classifier.clip_model is not None and n_mfcc >= 20:
+        statistics = np.stack([clip_statistics(segments.features[segments.clip_index == clip, :, :, 0]
+                                               .reshape(-1, n_mfcc)) for clip in range(n_clips)])
+        probabilities = classifier.clip_model.fuse(probabilities, statistics)
+    return float(np.mean(probabilities.argmax(axis=1) == labels))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.leaderboard", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -27,9 +43,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from model.artifact import load_artifact
     from model.classifier import GenreClassifier
-    from model.clipstats import clip_statistics
     from training.data import discover_clips
-    from training.dataset import CACHE_DIR, CHANNELS, build_segments, per_clip_probabilities
+    from training.dataset import CACHE_DIR, CHANNELS, build_segments
     from training.train import robust_score
 
     clips = [clip for clip in discover_clips(args.data) if clip.split == "valid"]
@@ -46,20 +61,8 @@ def main(argv=None) -> int:
                           for variant in ("clean", *CHANNELS)}
         prepared = cache[key]
         labels = np.array([classifier.genres.index(clip.genre) for clip in clips])
-
-        def accuracy(variant: str) -> float:
-            segments = prepared[variant]
-            cnn = per_clip_probabilities(classifier.predict_segments(segments.features), segments.clip_index,
-                                         n_clips=len(clips))
-            if classifier.clip_model is not None and config.n_mfcc >= 20:
-                # each clip's statistics from its own (degraded) segments' frames
-                statistics = np.stack([clip_statistics(segments.features[segments.clip_index == clip, :, :, 0]
-                                                       .reshape(-1, config.n_mfcc)) for clip in range(len(clips))])
-                cnn = classifier.clip_model.fuse(cnn, statistics)
-            return float(np.mean(cnn.argmax(axis=1) == labels))
-
-        clean = accuracy("clean")
-        degraded = {variant: accuracy(variant) for variant in CHANNELS}
+        clean = clip_accuracy(classifier, prepared["clean"], labels)
+        degraded = {variant: clip_accuracy(classifier, prepared[variant], labels) for variant in CHANNELS}
         score = robust_score(clean, list(degraded.values()))
         rows.append((score, path.stem, clean, degraded))
         print(f"  {path.stem}: score {score:.3f}", file=sys.stderr, flush=True)

@@ -8,7 +8,8 @@ random from the same track are a positive pair, the segments of the other tracks
 are its negatives, and the NT-Xent loss pulls each pair together in a small projection space.
 What a network learns this way is what stays the same across one piece of music (its
 instruments, timbre, production), without any genre label. The convolutions and batch norms
-are then copied into `training.train`'s network (``--init``, `training.train.copy_matching_weights`); the projection head is dropped.
+are then copied into `training.train`'s network (``--init``, `training.train.copy_matching_weights`); the
+projection head is dropped.
 
 The music needs no labels and must not be GTZAN: the experiments used the free music of Debian's
 game-music packages (training/EXPERIMENTS.md lists them). Files shorter than MIN_SECONDS (sound
@@ -21,29 +22,33 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
+from training.settings import add_arguments, from_arguments, setting
+from training.train import Settings, spec_augment
+
 MIN_SECONDS = 20.0  # shorter files are not music tracks
 TRACK_SECONDS = 300.0  # at most this much of each track is read
-SEED = 1234
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainSettings:
-    seed: int = SEED
-    epochs: int = 10
-    steps_per_epoch: int = 150
-    tracks_per_batch: int = 64  # each gives a positive pair; the other tracks' segments are the negatives
-    learning_rate: float = 1e-3  # Adam, with cosine decay to 5 % of it
-    temperature: float = 0.1  # NT-Xent
-    projection: int = 64  # size of the projection space the loss works in
-    width: int = 24  # as `training.train.WIDTH`: the network the weights go to
-    time_masks: int = 2  # the same masks as supervised training, on each view
-    coeff_masks: int = 1
-    cell_masks: float = 0.3
+    """Each field is a command-line option (``--field-name``); the network's and the masks' are training's."""
+
+    seed: int = setting(Settings.seed, "every random choice: weights, batches, views, masks")
+    epochs: int = setting(10, "passes of steps_per_epoch batches")
+    steps_per_epoch: int = setting(150, "batches per epoch")
+    tracks_per_batch: int = setting(64, "each gives a positive pair; the other tracks' segments are the negatives")
+    learning_rate: float = setting(1e-3, "Adam, with cosine decay to 5 % of it")
+    temperature: float = setting(0.1, "of the NT-Xent loss")
+    projection: int = setting(64, "size of the projection space the loss works in")
+    width: int = setting(Settings.width, "filters in the first conv block: the network the weights go to")
+    time_masks: int = setting(Settings.time_masks, "SpecAugment time stripes on each view, as in training")
+    coeff_masks: int = setting(Settings.coeff_masks, "SpecAugment coefficient stripes on each view, as in training")
+    cell_masks: float = setting(Settings.cell_masks, "scattered cell masks on each view, as in training")
 
 
 def find_tracks(folders: Sequence[Path]) -> list[Path]:
@@ -127,7 +132,6 @@ def pretrain(tracks: Sequence[np.ndarray], *, config, settings: PretrainSettings
     import tensorflow as tf
 
     from model.network import build_genre_cnn
-    from training.train import spec_augment
 
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -171,10 +175,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--audio", type=Path, nargs="+", required=True, help="folders of unlabelled music")
     parser.add_argument("--out", type=Path, required=True, help="network file to write (.keras)")
-    parser.add_argument("--epochs", type=int, default=PretrainSettings.epochs)
-    parser.add_argument("--steps", type=int, default=PretrainSettings.steps_per_epoch, help="steps per epoch")
-    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--max-tracks", type=int, default=None, help="use at most this many tracks (smoke runs)")
+    add_arguments(parser.add_argument_group("settings"), PretrainSettings)
     args = parser.parse_args(argv)
 
     from model.features import FeatureConfig
@@ -182,7 +184,7 @@ def main(argv=None) -> int:
 
     import_tensorflow()
     config = FeatureConfig()
-    settings = PretrainSettings(seed=args.seed, epochs=args.epochs, steps_per_epoch=args.steps)
+    settings = from_arguments(PretrainSettings, args)
     paths = find_tracks(args.audio)[: args.max_tracks]
     started = time.time()
     tracks = [matrix for matrix in (track_mfcc(path, config=config) for path in paths) if matrix is not None]

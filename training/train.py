@@ -14,60 +14,49 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from training.settings import add_arguments, as_dict, from_arguments, setting
 
 if TYPE_CHECKING:
     from model.features import FeatureConfig
 
-# ---- settings (defaults of the committed model; each is a command-line option) ----
-SEED = 1234  # every random choice: weights, batches, masks, mixup
-EPOCHS = 24  # upper bound; the epoch with the best valid per-clip accuracy is kept
-BATCH_SIZE = 32  # segments per step
-LEARNING_RATE = 1e-3  # Adam, with cosine decay to 5 % of it
-WIDTH = 24  # filters in the first conv block (24: as accurate on valid as 32 or 48, half the work of 32)
-DROPOUT = 0.3  # before the softmax layer
-L2 = 1e-4  # weight decay on the last conv and the output layer
-LABEL_SMOOTHING = 0.1  # softens one-hot targets: GTZAN labels are noisy
-MIXUP_ALPHA = 0.2  # Beta(a, a) mixing of segment pairs; 0 turns mixup off
-TIME_MASKS = 2  # SpecAugment: masked time stripes per segment, each up to 12 frames
-COEFF_MASKS = 1  # SpecAugment: masked coefficient stripes per segment, each up to 3 coefficients
-CELL_MASKS = 0.3  # scattered cell dropout: each segment loses a U(0, CELL_MASKS) fraction of single cells
-AUGMENT = ("noise", "lowpass", "mp3", "telephone")  # offline copies: real-world channels (EXPERIMENTS.md)
-EMA = 0.0  # > 0: keep an exponential moving average of the weights (this momentum per step) and choose from it
-TRAIN_HOP_SECONDS = 1.5  # training segments start this far apart (half a segment): twice the examples
-CHOOSE_ON = "robust"  # epoch choice: "clean" valid accuracy, or "robust": its mean with valid copies through AUGMENT's channels
-CLIP_BALANCE = 0.5  # segment weight ~ 1 / segments_in_clip ** CLIP_BALANCE: long clips do not drown snippets
 SMOKE_CLIPS_PER_GENRE = 1  # --smoke: clips per genre and split
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    seed: int = SEED
-    epochs: int = EPOCHS
-    batch_size: int = BATCH_SIZE
-    learning_rate: float = LEARNING_RATE
-    width: int = WIDTH
-    dropout: float = DROPOUT
-    l2: float = L2
-    label_smoothing: float = LABEL_SMOOTHING
-    mixup_alpha: float = MIXUP_ALPHA
-    time_masks: int = TIME_MASKS
-    coeff_masks: int = COEFF_MASKS
-    cell_masks: float = CELL_MASKS
-    augment: tuple[str, ...] = AUGMENT
-    clip_balance: float = CLIP_BALANCE
-    class_balance: bool = True
-    choose_on: str = CHOOSE_ON
-    ema: float = EMA
-    train_hop_seconds: float = TRAIN_HOP_SECONDS
-    architecture: str = "genre_cnn"
-    init: str = ""  # a network from `training.pretrain` whose conv and batch-norm weights start the training
+    """The committed model's recipe; each field is a command-line option (``--field-name``)."""
+
+    seed: int = setting(1234, "every random choice: weights, batches, masks, mixup")
+    epochs: int = setting(24, "upper bound; the epoch with the best valid score is kept")
+    batch_size: int = setting(32, "segments per step")
+    learning_rate: float = setting(1e-3, "Adam, with cosine decay to 5 % of it")
+    width: int = setting(24, "filters in the first conv block (as accurate on valid as 32 or 48, half the work of 32)")
+    dropout: float = setting(0.3, "before the output layer")
+    l2: float = setting(1e-4, "weight decay on the last conv and the output layer")
+    label_smoothing: float = setting(0.1, "softens one-hot targets: GTZAN labels are noisy")
+    mixup_alpha: float = setting(0.2, "Beta(a, a) mixing of segment pairs; 0 turns mixup off")
+    time_masks: int = setting(2, "SpecAugment: masked time stripes per segment, each up to 12 frames")
+    coeff_masks: int = setting(1, "SpecAugment: masked coefficient stripes per segment, each up to 3 wide")
+    cell_masks: float = setting(0.3, "each training segment loses a U(0, this) fraction of single cells")
+    augment: tuple[str, ...] = setting(("noise", "lowpass", "mp3", "telephone"),
+                                       "offline copies of each training clip through real-world channels")
+    clip_balance: float = setting(0.5, "segment weight ~ 1 / segments_in_clip ** this: long clips don't drown snippets")
+    class_balance: bool = setting(True, "every genre weighs the same in total")
+    choose_on: Literal["clean", "robust"] = setting(
+        "robust", "epoch choice: clean valid accuracy, or its mean with valid through augment's channels")
+    ema: float = setting(0.0, "> 0: choose from a moving average of the weights (this momentum per step)")
+    train_hop_seconds: float = setting(1.5, "training segments start this far apart (half a segment): twice the data")
+    architecture: Literal["genre_cnn", "seed"] = setting("genre_cnn", "our network, or the seed project's CNN")
+    init: str = setting("", "a network of `python -m training.pretrain` whose conv and batch-norm weights start this")
 
 
-def training_features(config: FeatureConfig, *, hop_seconds: float = TRAIN_HOP_SECONDS) -> FeatureConfig:
+def training_features(config: FeatureConfig, *, hop_seconds: float = Settings.train_hop_seconds) -> FeatureConfig:
     """The FeatureConfig that training segments are cut with: the model's, ``hop_seconds`` apart."""
     return dataclasses.replace(config, segment_hop_seconds=hop_seconds)
 
@@ -269,52 +258,21 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="model file to write (default: model/genre_cnn.keras; with --smoke: runs/smoke.keras)")
     parser.add_argument("--smoke", action="store_true", help="whole path on a few clips, one epoch, no augmentation")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--width", type=int, default=WIDTH)
-    parser.add_argument("--dropout", type=float, default=DROPOUT)
-    parser.add_argument("--mixup", type=float, default=MIXUP_ALPHA)
-    parser.add_argument("--augment", default=",".join(AUGMENT), help="comma-separated offline augmentations, or 'none'")
-    parser.add_argument("--choose-on", choices=("clean", "robust"), default=CHOOSE_ON,
-                        help="epoch choice: clean valid accuracy, or its mean with valid through the augmentations")
-    parser.add_argument("--ema", type=float, default=EMA, help="momentum of a moving average of the weights; 0: off")
-    parser.add_argument("--clip-balance", type=float, default=CLIP_BALANCE)
-    parser.add_argument("--no-class-balance", action="store_true")
-    parser.add_argument("--time-masks", type=int, default=TIME_MASKS)
-    parser.add_argument("--cell-masks", type=float, default=CELL_MASKS,
-                        help="largest fraction of scattered MFCC cells masked per training segment")
-    parser.add_argument("--architecture", choices=("genre_cnn", "seed"), default="genre_cnn")
-    parser.add_argument("--n-mfcc", type=int, default=None, help="experiment: other than model/features.py")
-    parser.add_argument("--segment-seconds", type=float, default=None, help="experiment")
-    parser.add_argument("--hop-seconds", type=float, default=None, help="experiment")
-    parser.add_argument("--deltas", action="store_true", help="experiment: MFCC deltas as channels")
-    parser.add_argument("--init", default="", help="start from a network of `python -m training.pretrain`")
     parser.add_argument("--no-cache", action="store_true", help="recompute features instead of reading training/cache")
+    add_arguments(parser.add_argument_group("settings (the committed model's recipe by default)"), Settings)
+    features = parser.add_argument_group("feature experiments (default: model/features.py)")
+    features.add_argument("--n-mfcc", type=int, default=None)
+    features.add_argument("--segment-seconds", type=float, default=None)
+    features.add_argument("--hop-seconds", type=float, default=None, help="between segment starts at inference")
     return parser.parse_args(argv)
-
-
-def settings_from_args(args) -> Settings:
-    augment = () if args.augment in ("", "none") else tuple(args.augment.split(","))
-    return Settings(seed=args.seed, epochs=args.epochs, width=args.width, dropout=args.dropout,
-                    mixup_alpha=args.mixup, augment=augment, clip_balance=args.clip_balance,
-                    class_balance=not args.no_class_balance, time_masks=args.time_masks,
-                    cell_masks=args.cell_masks, choose_on=args.choose_on, ema=args.ema,
-                    architecture=args.architecture, init=args.init)
 
 
 def config_from_args(args):
     from model.features import FeatureConfig
 
-    overrides = {}
-    if args.n_mfcc is not None:
-        overrides["n_mfcc"] = args.n_mfcc
-    if args.segment_seconds is not None:
-        overrides["segment_seconds"] = args.segment_seconds
-    if args.hop_seconds is not None:
-        overrides["segment_hop_seconds"] = args.hop_seconds
-    if args.deltas:
-        overrides["deltas"] = True
-    return FeatureConfig(**overrides)
+    overrides = {"n_mfcc": args.n_mfcc, "segment_seconds": args.segment_seconds,
+                 "segment_hop_seconds": args.hop_seconds}
+    return FeatureConfig(**{name: value for name, value in overrides.items() if value is not None})
 
 
 def main(argv=None) -> int:
@@ -322,9 +280,13 @@ def main(argv=None) -> int:
     started = time.time()
     from model.artifact import DEFAULT_MODEL_PATH, ModelMetadata, save_artifact
     from training.data import data_summary, discover_clips, genre_names
-    from training.dataset import CACHE_DIR, CHANNELS, build_segments
+    from training.dataset import AUGMENTATIONS, CACHE_DIR, CHANNELS, build_segments
 
-    settings = settings_from_args(args)
+    settings = from_arguments(Settings, args)
+    unknown = [name for name in settings.augment if name not in AUGMENTATIONS]
+    if unknown:
+        print(f"error: unknown augmentation {', '.join(unknown)}; known: {', '.join(AUGMENTATIONS)}", file=sys.stderr)
+        return 2
     config = config_from_args(args)
     clips = discover_clips(args.data)
     genres = genre_names(clips)
@@ -361,7 +323,7 @@ def main(argv=None) -> int:
         training={
             "data": str(args.data.name),
             "clips": data_summary(clips),
-            "settings": {**dataclasses.asdict(settings), "augment": list(settings.augment)},
+            "settings": as_dict(settings),
             "best_epoch": history["best_epoch"],
             "seconds": round(time.time() - started, 1),
             "smoke": bool(args.smoke),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -61,7 +61,7 @@ def fake_microphone_args(wav: Path) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def driver() -> Iterator["playwright.sync_api.Playwright"]:  # noqa: F821
+def driver() -> Iterator[playwright.sync_api.Playwright]:  # noqa: F821
     """Playwright's sync driver (one per thread: every browser of a session comes from it)."""
     from playwright.sync_api import sync_playwright
 
@@ -70,7 +70,7 @@ def driver() -> Iterator["playwright.sync_api.Playwright"]:  # noqa: F821
         yield playwright
 
 
-def launch_chromium(playwright, *extra_args: str) -> "playwright.sync_api.Browser":  # noqa: F821
+def launch_chromium(playwright, *extra_args: str) -> playwright.sync_api.Browser:  # noqa: F821
     """A headless Debian Chromium with BASE_ARGS and ``extra_args``; the caller closes it."""
     return playwright.chromium.launch(
         executable_path=str(require_chromium()), headless=True, args=[*BASE_ARGS, *extra_args]
@@ -78,7 +78,7 @@ def launch_chromium(playwright, *extra_args: str) -> "playwright.sync_api.Browse
 
 
 @contextlib.contextmanager
-def chromium(*extra_args: str) -> Iterator["playwright.sync_api.Browser"]:  # noqa: F821
+def chromium(*extra_args: str) -> Iterator[playwright.sync_api.Browser]:  # noqa: F821
     """Driver and browser in one, for scripts: ``with chromium() as browser: ...``."""
     with driver() as playwright:
         browser = launch_chromium(playwright, *extra_args)

@@ -170,7 +170,8 @@ def test_about_reports_only_recorded_figures(classifier):
     valid = metadata.metrics["valid"]["clip_accuracy"]
     assert f"{100 * valid:.1f} %" in text and "validation split" in text
     assert "### What it learned from" in text and "### Limitations" in text
-    with_test = dataclasses.replace(metadata, metrics={**metadata.metrics, "test": {"clip_accuracy": 0.5, "clips": 134}})
+    with_test = dataclasses.replace(metadata,
+                                    metrics={**metadata.metrics, "test": {"clip_accuracy": 0.5, "clips": 134}})
     assert headline(with_test).startswith("Per-clip accuracy **50.0 %** on the test split (134 clips)")
     bare = dataclasses.replace(metadata, metrics={}, training={})
     assert headline(bare) == "No accuracy has been recorded for this model."

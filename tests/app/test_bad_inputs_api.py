@@ -26,8 +26,6 @@ SERVER_RSS_LIMIT = 3 * 2**30  # bytes; about 1 GB measured, the hour-long MP3 in
 GENERIC = ("something went wrong", "error raised", "upstream gradio app has raised an exception")
 N_OUTPUTS = 9  # classify's outputs, in layout order (app/layout.py)
 NOTE, RESULT = 3, 8
-# Cases the app does not answer as it should yet (strict xfail: remove when model/ is fixed)
-KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +97,7 @@ def check_case(client, case: badinputs.Case, folder: Path, index: int, timeout: 
     assert_good_request_works(client, folder, index=200 + index)
 
 
-CASE_PARAMS = [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])) if name in KNOWN_FAILURES
-    else name
-    for name in [*badinputs.QUICK_NAMES, "one_hour"]
-]
-
-
-@pytest.mark.parametrize("name", CASE_PARAMS)
+@pytest.mark.parametrize("name", [*badinputs.QUICK_NAMES, "one_hour"])
 def test_each_case_gets_a_result_or_its_message_then_a_good_request_works(name, cases, client, folder):
     timeout = HOUR_TIMEOUT if name == "one_hour" else REQUEST_TIMEOUT
     check_case(client, cases[name], folder, index=list(cases).index(name), timeout=timeout)

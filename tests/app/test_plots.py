@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from app import plots
+from model.artifact import read_metadata
 from model.features import FRAMES_PER_SEGMENT, N_MFCC, SECONDS_PER_FRAME, SEGMENT_HOP_SECONDS, SEGMENT_SECONDS
 
-GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+GENRES = read_metadata().genres  # the committed model's
 
 
 def segment_grid(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +137,8 @@ def test_colormap_lut_is_a_256_colour_table():
 def test_genre_strip_is_an_rgb_image_of_bounded_size(n_segments):
     rng = np.random.default_rng(n_segments)
     starts, ends = segment_grid(n_segments)
-    image = plots.genre_strip(GENRES, random_probabilities(rng, n_segments), starts, ends, plot_width=600, row_height=12)
+    image = plots.genre_strip(GENRES, random_probabilities(rng, n_segments), starts, ends, plot_width=600,
+                              row_height=12)
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert 600 < image.shape[1] < 900  # plot, genre names, colour bar
     assert len(GENRES) * 12 < image.shape[0] < len(GENRES) * 12 + 80  # rows, time axis
@@ -265,7 +267,8 @@ def test_heatmap_html_rejects_mismatched_inputs():
     rng = np.random.default_rng(4)
     features, heatmaps = random_page(rng, 2)
     with pytest.raises(ValueError):
-        plots.heatmap_html(features, heatmaps[:1], starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a", "b"])
+        plots.heatmap_html(features, heatmaps[:1], starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME,
+                           titles=["a", "b"])
     with pytest.raises(ValueError):
         plots.heatmap_html(features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a"])
 

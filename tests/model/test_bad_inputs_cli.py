@@ -31,11 +31,6 @@ CALL_TIMEOUT = 240.0  # seconds per invocation: TensorFlow start-up (~10 s) plus
 PEAK_RSS_LIMIT = 2.5 * 2**30  # bytes; the hour-long MP3 measured 0.97 GB (TensorFlow itself is most of it)
 # libmpg123 (inside libsndfile) writes notes straight to file descriptor 2 for MP3-like bytes
 DECODER_CHATTER = re.compile(r"^(\[src/libmpg123/|Note: |Warning: )")
-# Cases that currently end the process with a traceback (losing every file after them): each runs
-# alone, marked xfail, until model/ is fixed; then it moves into the batch.
-KNOWN_CRASHES: dict[str, str] = {}
-# Cases that currently get a wrong answer without crashing (strict xfail in the batch)
-KNOWN_WRONG: dict[str, str] = {}
 
 
 @dataclasses.dataclass
@@ -116,13 +111,10 @@ def goods(cases, folder) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(cases, goods) -> CliRun:
     """One invocation: case, good file, case, good file, ..."""
-    files = [path for name, case in cases.items() if name not in KNOWN_CRASHES for path in (case.path, goods[name])]
+    files = [path for name, case in cases.items() for path in (case.path, goods[name])]
     return run_cli(*files)
 
 
-BATCH_CASES = [name for name in [*badinputs.QUICK_NAMES, "oversize"] if name not in KNOWN_CRASHES]
-BATCH_PARAMS = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[name])) if name in KNOWN_WRONG
-                else name for name in BATCH_CASES]
 
 
 def test_the_batch_finishes_in_time_and_exits_1(batch):
@@ -147,13 +139,13 @@ def check_case(run: CliRun, case: badinputs.Case, good: Path) -> None:
     assert_valid_record(records[str(good)], truncated=False)
 
 
-@pytest.mark.parametrize("name", BATCH_PARAMS)
+@pytest.mark.parametrize("name", [*badinputs.QUICK_NAMES, "oversize"])
 def test_each_case_gets_a_result_or_one_clear_line(name, cases, goods, batch):
     check_case(batch, cases[name], goods[name])
 
 
 def test_stderr_holds_only_the_reasons(cases, batch):
-    expected = {str(case.path) for name, case in cases.items() if not case.cli.valid and name not in KNOWN_CRASHES}
+    expected = {str(case.path) for case in cases.values() if not case.cli.valid}
     lines = [line for line in batch.stderr.splitlines() if not DECODER_CHATTER.match(line)]
     assert sorted(line.partition(": ")[0] for line in lines) == sorted(expected), batch.stderr
 

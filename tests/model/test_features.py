@@ -45,7 +45,13 @@ def test_mfcc_equals_librosa(seconds):
     np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-2)
 
 
-@pytest.mark.parametrize("n_frames", [130, 131, 195, 196, 259, 260, 261, 1291, 1292, 1293, 5000])
+WIDTH, HOP = features.FRAMES_PER_SEGMENT, features.SEGMENT_HOP_FRAMES
+CLIP_FRAMES = 1 + round(30.0 * features.SAMPLE_RATE) // features.HOP_LENGTH  # a 30-s GTZAN clip
+
+
+@pytest.mark.parametrize("n_frames", [WIDTH, WIDTH + 1, WIDTH + WIDTH // 2, WIDTH + WIDTH // 2 + 1, WIDTH + HOP,
+                                      WIDTH + HOP + 1, WIDTH + HOP + 2, CLIP_FRAMES - 1, CLIP_FRAMES, CLIP_FRAMES + 1,
+                                      5000])
 def test_segments_cover_every_frame(n_frames):
     width = features.FRAMES_PER_SEGMENT
     starts = segment_frame_starts(n_frames)

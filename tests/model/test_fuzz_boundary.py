@@ -14,17 +14,17 @@ import functools
 import io
 import math
 import tempfile
-import traceback
 
 import numpy as np
 import pytest
 import soundfile
-from hypothesis import HealthCheck, assume, event, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.extra import numpy as hnp
 
 from model.audio import DecodedAudio, load_audio
+from model.clipstats import N_STATISTICS_COEFFICIENTS
 from model.errors import AudioInputError
 from model.features import FRAMES_PER_SEGMENT, MAX_SECONDS, N_MFCC, SAMPLE_RATE, Segments, mfcc_segments
 from tests import badinputs
@@ -36,7 +36,7 @@ FUZZ = settings(
     max_examples=300,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-STATISTICS_SIZE = 38  # model.clipstats: MFCC 2-20 mean and variance
+STATISTICS_SIZE = 2 * N_STATISTICS_COEFFICIENTS  # model.clipstats: mean and variance of each coefficient
 
 
 # --- what a result must look like ---------------------------------------------------------------
@@ -67,27 +67,17 @@ def check_decoded(decoded: DecodedAudio) -> None:
     check_segments(mfcc_segments(decoded.samples))
 
 
-def is_zero_channel_bug(error: Exception) -> bool:
-    """The reported IndexError of model.audio._to_mono on zero frames of several channels (remove once fixed)."""
-    return isinstance(error, IndexError) and traceback.extract_tb(error.__traceback__)[-1].name == "_to_mono"
-
-
 def outcome(text: str) -> None:
     """Count an outcome in hypothesis's statistics (--hypothesis-show-statistics); nothing outside @given."""
     if currently_in_test_context():
         event(text)
 
 
-def decodes_or_refuses(source, *, tolerate_known_bug: bool = True) -> None:
+def decodes_or_refuses(source) -> None:
     """The property: a valid DecodedAudio (and valid segments of it), or AudioInputError with a message."""
     try:
         with np.errstate(all="ignore"):  # NaN and overflow inside the boundary are its own business
             decoded = load_audio(source)
-    except IndexError as error:
-        if not (tolerate_known_bug and is_zero_channel_bug(error)):
-            raise
-        outcome("known bug: zero frames of several channels")
-        return
     except AudioInputError as error:
         assert str(error).strip(), "AudioInputError without a message"
         outcome(f"refused: {str(error)[:30]}")
@@ -222,38 +212,15 @@ def sample_arrays(draw) -> tuple[object, np.ndarray]:
         samples = values.astype(dtype)
     if dtype.kind in "fc" and samples.size and draw(st.integers(0, 3)) == 0:
         flat = samples.reshape(-1)
-        flat[rng.integers(0, flat.size, size=draw(st.integers(1, 3)))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        spoiled = rng.integers(0, flat.size, size=draw(st.integers(1, 3)))
+        flat[spoiled] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     return rate, samples
-
-
-def known_bug(rate, samples: np.ndarray) -> str | None:
-    """Inputs that hit a reported bug in model/audio.py (each pinned by an xfail below); None otherwise.
-
-    All of them are fixed now; the regression tests below pin them.
-    """
-    return None
-    if samples.ndim == 2 and 0 in samples.shape:
-        return "zero-size channel axis: IndexError in _to_mono"
-    if isinstance(rate, float) and math.isinf(rate):
-        return "infinite sample rate: OverflowError in int(rate)"
-    try:
-        resampled = int(rate) > 0 and int(rate) != SAMPLE_RATE
-    except (TypeError, ValueError, OverflowError):
-        resampled = False
-    if resampled and samples.dtype.kind == "f" and samples.size:
-        with np.errstate(invalid="ignore"):
-            finite = np.abs(samples[np.isfinite(samples)])
-        if finite.size and float(finite.max()) > 1e36:
-            return "values near float32's limit overflow in the resampler: NaN samples returned"
-    return None
 
 
 @settings(FUZZ, max_examples=600)
 @given(source=sample_arrays())
 def test_any_array(source):
-    rate, samples = source
-    assume(known_bug(rate, samples) is None)
-    decodes_or_refuses((rate, samples))
+    decodes_or_refuses(source)
 
 
 @FUZZ
@@ -266,7 +233,6 @@ def test_any_array(source):
 )
 def test_any_small_array_at_a_low_rate(rate, samples):
     """Element-level extremes (subnormals, NaN, +-Inf, float maxima) in arrays of a few seconds at 1-64 Hz."""
-    assume(known_bug(rate, samples) is None)
     decodes_or_refuses((rate, samples))
 
 
@@ -291,7 +257,7 @@ def test_mfcc_segments_of_any_finite_audio(seconds, jitter, scale, seed, dc):
     assert segments.duration == pytest.approx(frames / SAMPLE_RATE)
 
 
-# --- the reported bugs, pinned (strict: when one is fixed, remove its marker and its known_bug clause) ---
+# --- the bugs reported and fixed in model/audio.py, pinned ---
 
 NOISE = np.random.default_rng(0).standard_normal(2 * 44100).astype(np.float32)
 
@@ -312,8 +278,8 @@ def _header_only_stereo_wav() -> bytes:
     ],
 )
 def test_reported_array_bugs(rate, samples):
-    decodes_or_refuses((rate, samples), tolerate_known_bug=False)
+    decodes_or_refuses((rate, samples))
 
 
 def test_reported_header_only_stereo_wav():
-    decodes_or_refuses(_header_only_stereo_wav(), tolerate_known_bug=False)
+    decodes_or_refuses(_header_only_stereo_wav())

@@ -15,7 +15,8 @@ DELETION_TARGET = 1.5  # issue: Grad-CAM's top cells must matter at least this m
 
 @pytest.mark.slow
 def test_committed_gradcam_passes_the_deletion_test(classifier, gtzan_dir):
-    """On 120 valid segments of real GTZAN audio, masking Grad-CAM's top 20 % of cells hurts far more than random cells."""
+    """On 120 valid segments of real GTZAN audio, masking Grad-CAM's top 20 % of cells hurts far more than random
+    cells."""
     from training.data import discover_clips
     from training.dataset import build_segments
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import EXAMPLES_DIR, REPO
-from training.pretrain import find_tracks, nt_xent, sample_views
+from training.pretrain import PretrainSettings, find_tracks, nt_xent, sample_views
 from training.train import copy_matching_weights
 
 
@@ -42,7 +42,7 @@ def test_pretrain_on_the_bundled_free_music_then_train_from_it(tmp_path, gtzan_d
     out = tmp_path / "pretrained.keras"
     completed = subprocess.run(
         [sys.executable, "-m", "training.pretrain", "--audio", str(EXAMPLES_DIR), "--out", str(out),
-         "--epochs", "1", "--steps", "2"],
+         "--epochs", "1", "--steps-per-epoch", "2"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -53,7 +53,7 @@ def test_pretrain_on_the_bundled_free_music_then_train_from_it(tmp_path, gtzan_d
     from model.network import build_genre_cnn
 
     source = keras.saving.load_model(out, compile=False)
-    target = build_genre_cnn(input_shape=source.input_shape[1:], n_genres=10, width=24)
+    target = build_genre_cnn(input_shape=source.input_shape[1:], n_genres=10, width=PretrainSettings.width)
     copied = copy_matching_weights(source=source, target=target)
     assert copied == [f"block{index}_{kind}" for index in range(1, 5) for kind in ("conv", "bn")]
     def kernel(network, name):
