@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from model.artifact import load_artifact
     from model.classifier import GenreClassifier
-    from model.clipstats import clip_statistics
+    from model.features import clip_statistics
     from training.data import discover_clips
     from training.dataset import CACHE_DIR, CHANNELS, build_segments, per_clip_probabilities
     from training.train import robust_score

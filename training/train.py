@@ -192,7 +192,8 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     """
     import keras
 
-    from model.network import build_genre_cnn, build_seed_cnn
+    from model.network import build_genre_cnn
+    from training.baseline import build_seed_cnn
     from training.dataset import per_clip_probabilities
 
     keras.utils.set_random_seed(settings.seed)
@@ -287,7 +288,6 @@ def parse_args(argv=None):
     parser.add_argument("--n-mfcc", type=int, default=None, help="experiment: other than model/features.py")
     parser.add_argument("--segment-seconds", type=float, default=None, help="experiment")
     parser.add_argument("--hop-seconds", type=float, default=None, help="experiment")
-    parser.add_argument("--deltas", action="store_true", help="experiment: MFCC deltas as channels")
     parser.add_argument("--init", default="", help="start from a network of `python -m training.pretrain`")
     parser.add_argument("--no-cache", action="store_true", help="recompute features instead of reading training/cache")
     return parser.parse_args(argv)
@@ -312,8 +312,6 @@ def config_from_args(args):
         overrides["segment_seconds"] = args.segment_seconds
     if args.hop_seconds is not None:
         overrides["segment_hop_seconds"] = args.hop_seconds
-    if args.deltas:
-        overrides["deltas"] = True
     return FeatureConfig(**overrides)
 
 
