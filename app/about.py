@@ -9,27 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from model.artifact import ModelMetadata
+from model.artifact import METRICS, ModelMetadata
 
 SPLIT_NAMES = {"train": "training", "valid": "validation", "test": "test"}
 SPLIT_ORDER = ("test", "valid", "train")  # the most trustworthy figure first
 KIND_NAMES = {"full": "whole clips (about 30 s)", "trimmed": "clips cut to 15–19 s", "snippet": "2–3-s excerpts"}
-MEASURE_NAMES = {
-    "clip_accuracy": "per-clip accuracy",
-    "cnn_clip_accuracy": "per-clip accuracy of the CNN alone",
-    "clip_stats_accuracy": "per-clip accuracy of the clip-statistics model alone",
-    "fusion_weight": "share of the clip-statistics model",
-    "segment_accuracy": "per-segment accuracy",
-    "long_clip_accuracy": "per-clip accuracy on whole and trimmed clips",
-    "snippet_accuracy": "per-clip accuracy on 2–3-s snippets",
-    "svm_baseline_clip_accuracy": "per-clip accuracy of the SVM baseline (MFCC mean/std)",
-    "seed_cnn_clip_accuracy": "per-clip accuracy of the seed project's CNN",
-    "epoch_score": "epoch chosen by",
-    "score": "valid score (clean and degraded)",
-    "macro_f1": "macro-F1",
-    "clips": "clips",
-    "chosen_on": "model chosen on",
-}
 
 
 def _or_list(items: list[str]) -> str:
@@ -105,7 +89,7 @@ def metrics_table(metadata: ModelMetadata) -> str:
     for split in _ordered_splits(metrics):
         for name, value in _flatten(metrics[split]):
             leaf = name.rsplit(" / ", 1)[-1]
-            label = MEASURE_NAMES.get(name, name.replace("_", " "))
+            label = METRICS.get(name, name.replace("_", " "))
             rows.append(f"| {_split_name(split)} | {label} | {_format_value(leaf, value)} |")
     if not rows:
         return ""
@@ -162,7 +146,7 @@ def about_markdown(metadata: ModelMetadata) -> str:
         f"{len(metadata.genres)} genres ({', '.join(metadata.genres)}); the recording's are the "
         f"{'average' if metadata.aggregation == 'mean' else 'geometric mean'} of its segments'."
     )
-    weight = float((metadata.clip_model or {}).get("weight", 0.0))
+    weight = metadata.clip_model.weight if metadata.clip_model is not None else 0.0
     if weight > 0:
         parts.append(
             f"The recording's probabilities also blend in a second, simpler model of the whole recording's "

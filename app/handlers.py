@@ -9,7 +9,6 @@ segments of the same recording costs only the Grad-CAM of the panels shown.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import functools
 import html
 import logging
@@ -93,14 +92,7 @@ def page_choices(result: Classification, *, page_size: int = PAGE_SIZE) -> list[
 
 def segment_slice(result: Classification, first: int, last: int) -> Classification:
     """The same result restricted to segments first..last-1 (recording-level fields unchanged)."""
-    window = slice(first, last)
-    return dataclasses.replace(
-        result,
-        segment_probabilities=result.segment_probabilities[window],
-        starts=result.starts[window],
-        ends=result.ends[window],
-        features=result.features[window],
-    )
+    return result.segment_range(first, last)
 
 
 def analysis_note(result: Classification, *, segment_seconds: float, max_seconds: float = MAX_SECONDS) -> str:

@@ -51,11 +51,11 @@ def seed_pipeline(path: Path, *, model_path: Path, segment_seconds: float = SEED
 
 
 def save_seed_network(out: Path, *, n_genres: int) -> Path:
-    """The seed's network (`model.network.build_seed_cnn`, 6-s slices of 13 MFCC) saved as .keras.
+    """The seed's network (`training.baseline.build_seed_cnn`, 6-s slices of 13 MFCC) saved as .keras.
 
     Untrained: the benchmark times loading and running it, which its weights do not change.
     """
-    from model.network import build_seed_cnn
+    from training.baseline import build_seed_cnn
 
     frames = 1 + round(SEED_SEGMENT_SECONDS * SAMPLE_RATE) // HOP_LENGTH
     build_seed_cnn(input_shape=(frames, SEED_N_MFCC, 1), n_genres=n_genres).save(out)
@@ -86,7 +86,7 @@ def measure_pipeline(
     for key, path in recordings.items():
         result = classifier.classify(str(path))
         results[key] = {"segments": int(result.starts.shape[0])}
-        one = result.features[:1].copy()
+        one = result.segment_range(0, 1)
         calls.update(
             {
                 (key, "floor"): lambda path=path: floor(path, config=config),
@@ -95,9 +95,7 @@ def measure_pipeline(
                 # the call before this one classified the same recording, as in the app
                 (key, "gradcam"): lambda result=result: classifier.explain(result),
                 # a segment of the same recording: only tf-keras-vis's call and the expansion are timed
-                (key, "gradcam_one_segment"): lambda one=one: classifier.heatmaps(
-                    one, class_indices=np.zeros(1, dtype=np.int64)
-                ),
+                (key, "gradcam_one_segment"): lambda one=one: classifier.explain(one),
             }
         )
     timings = measure_rounds(calls, repeats=repeats)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 BATCH_FILES = 16  # files whose segments share network calls
+TOP_TAGS = 3  # tags shown per file without --json, when the model has a tag head
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
 def _summary(name: str, result, *, top: int) -> str:
     ranked = ", ".join(f"{genre} {p:.0%}" for genre, p in result.ranked()[:top])
     note = f" (first {result.seconds:.0f} s of {result.source_seconds:.0f} s)" if result.truncated else ""
-    return f"{name}: {result.genre}  [{ranked}]  {len(result.starts)} segments{note}"
+    tags = ", ".join(f"{tag} {p:.0%}" for tag, p in result.top_tags(TOP_TAGS))
+    sounds = f"  sounds like: {tags}" if tags else ""
+    return f"{name}: {result.genre}  [{ranked}]{sounds}  {len(result.starts)} segments{note}"
 
 
 def main(argv: list[str] | None = None) -> int:

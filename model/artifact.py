@@ -1,8 +1,9 @@
 """The trained model on disk: `<name>.keras` weights beside `<name>.json` metadata.
 
-The metadata is the model's contract: genre order, every feature parameter, the
-normalisation statistics, the data it was trained on and its measured metrics.
-Loading refuses a model whose feature parameters disagree with the code's.
+The metadata is the model's contract: genre (and tag) order, every feature parameter, the
+normalisation statistics, the clip-statistics model, the data it was trained on and its
+measured metrics. This module alone reads and writes it. Loading refuses a model whose
+feature parameters disagree with the code's, or whose outputs disagree with its names.
 """
 
 from __future__ import annotations
@@ -14,12 +15,30 @@ from typing import Any
 
 import numpy as np
 
+from model.clipstats import ClipStatsModel
 from model.features import DEFAULT_CONFIG, FeatureConfig
 
 MODEL_DIR = Path(__file__).resolve().parent
 DEFAULT_NAME = "genre_cnn"
 DEFAULT_MODEL_PATH = MODEL_DIR / f"{DEFAULT_NAME}.keras"
 AGGREGATIONS = ("mean", "log_mean")
+# Every figure that ``metrics[split]`` may hold, with what it measures (the About panel's wording).
+METRICS = {
+    "clip_accuracy": "per-clip accuracy",
+    "cnn_clip_accuracy": "per-clip accuracy of the CNN alone",
+    "clip_stats_accuracy": "per-clip accuracy of the clip-statistics model alone",
+    "fusion_weight": "share of the clip-statistics model",
+    "segment_accuracy": "per-segment accuracy",
+    "long_clip_accuracy": "per-clip accuracy on whole and trimmed clips",
+    "snippet_accuracy": "per-clip accuracy on 2–3-s snippets",
+    "svm_baseline_clip_accuracy": "per-clip accuracy of the SVM baseline (MFCC mean/std)",
+    "seed_cnn_clip_accuracy": "per-clip accuracy of the seed project's CNN",
+    "epoch_score": "epoch chosen by",
+    "score": "valid score (clean and degraded)",
+    "macro_f1": "macro-F1",
+    "clips": "clips",
+    "chosen_on": "model chosen on",
+}
 
 
 class ArtifactError(RuntimeError):
@@ -39,15 +58,16 @@ class ModelMetadata:
 
     Attributes
     ----------
-    genres : class names in output order (sorted once at training time).
+    genres : class names in the genre head's output order (sorted once at training time).
     features : the feature parameters the model was trained with.
     mean, std : (n_mfcc, n_channels) normalisation statistics from the training segments.
     aggregation : how segment probabilities become the recording's ("mean" or "log_mean").
     gradcam_layer : name of the layer Grad-CAM reads (its output is (rows, columns, filters)).
+    architecture : the network's name (`model.network.build_genre_cnn` is "genre_cnn").
     training : data summary and settings (clips per split and kind, epochs, seed, ...).
-    metrics : measured figures, each with the split it was measured on.
-    clip_model : parameters of the clip-statistics model fused with the CNN (`model.clipstats`),
-        or None for the CNN alone.
+    metrics : {split: {name: value}} measured figures; every name is a key of METRICS.
+    clip_model : the clip-statistics model fused with the CNN, or None for the CNN alone.
+    tags : names of the tag head's outputs, in order; empty when the network has no tag head.
     """
 
     genres: tuple[str, ...]
@@ -58,12 +78,22 @@ class ModelMetadata:
     gradcam_layer: str = dataclasses.field(default_factory=_default_gradcam_layer)
     architecture: str = "genre_cnn"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
-    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
-    clip_model: dict[str, Any] | None = None
+    metrics: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    clip_model: ClipStatsModel | None = None
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.aggregation not in AGGREGATIONS:
+            raise ArtifactError(f"unknown aggregation {self.aggregation!r}")
+        for split, values in self.metrics.items():
+            unknown = sorted(set(values) - set(METRICS))
+            if unknown:
+                raise ArtifactError(f"unknown metrics in {split!r}: {', '.join(unknown)} (model.artifact.METRICS)")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "genres": list(self.genres),
+            "tags": list(self.tags),
             "features": self.features.to_dict(),
             "normalisation": {"mean": self.mean.tolist(), "std": self.std.tolist()},
             "aggregation": self.aggregation,
@@ -71,30 +101,31 @@ class ModelMetadata:
             "architecture": self.architecture,
             "training": self.training,
             "metrics": self.metrics,
-            "clip_model": self.clip_model,
+            "clip_model": None if self.clip_model is None else self.clip_model.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelMetadata":
+        """Parse `to_dict`'s output; every key is required (``clip_model`` may be null, ``tags`` empty)."""
         try:
-            features = FeatureConfig.from_dict(values["features"])
-            metadata = cls(
+            clip_model = values["clip_model"]
+            return cls(
                 genres=tuple(values["genres"]),
-                features=features,
+                tags=tuple(values["tags"]),
+                features=FeatureConfig.from_dict(values["features"]),
                 mean=np.asarray(values["normalisation"]["mean"], dtype=np.float32),
                 std=np.asarray(values["normalisation"]["std"], dtype=np.float32),
-                aggregation=values.get("aggregation", "mean"),
-                gradcam_layer=values["gradcam_layer"] if "gradcam_layer" in values else _default_gradcam_layer(),
-                architecture=values.get("architecture", "genre_cnn"),
-                training=values.get("training", {}),
-                metrics=values.get("metrics", {}),
-                clip_model=values.get("clip_model"),
+                aggregation=values["aggregation"],
+                gradcam_layer=values["gradcam_layer"],
+                architecture=values["architecture"],
+                training=dict(values["training"]),
+                metrics={split: dict(figures) for split, figures in values["metrics"].items()},
+                clip_model=None if clip_model is None else ClipStatsModel.from_dict(clip_model),
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except KeyError as error:
+            raise ArtifactError(f"model metadata is incomplete or malformed: missing key {error}") from error
+        except (TypeError, ValueError, AttributeError) as error:
             raise ArtifactError(f"model metadata is incomplete or malformed: {error}") from error
-        if metadata.aggregation not in AGGREGATIONS:
-            raise ArtifactError(f"unknown aggregation {metadata.aggregation!r}")
-        return metadata
 
     def check_statistics(self) -> None:
         """The normalisation statistics must fit the feature parameters."""
@@ -119,7 +150,41 @@ def save_artifact(model, metadata: ModelMetadata, *, path: Path) -> None:
         model = keras.Model.from_config(model.get_config())  # clone_model would keep the optimizer
         model.set_weights(weights)
     model.save(path)
-    metadata_path(path).write_text(json.dumps(metadata.to_dict(), indent=2) + "\n")
+    write_metadata(path, metadata)
+
+
+def write_metadata(model_path: Path, metadata: ModelMetadata) -> None:
+    """Write the metadata JSON beside a model file."""
+    metadata_path(model_path).write_text(json.dumps(metadata.to_dict(), indent=2) + "\n")
+
+
+def update_metadata(
+    model_path: Path,
+    *,
+    metrics: dict[str, dict[str, Any]] | None = None,
+    clip_model: ClipStatsModel | None = None,
+) -> ModelMetadata:
+    """Record new figures (merged into ``metrics[split]``) and/or a new clip-statistics model.
+
+    Parameters
+    ----------
+    model_path : the .keras file whose metadata JSON is rewritten.
+    metrics : {split: {name: value}}; names must be keys of METRICS.
+    clip_model : replaces the stored clip-statistics model when given.
+
+    Returns
+    -------
+    The metadata as written.
+    """
+    metadata = read_metadata(model_path)
+    merged = {split: dict(figures) for split, figures in metadata.metrics.items()}
+    for split, figures in (metrics or {}).items():
+        merged.setdefault(split, {}).update(figures)
+    updated = dataclasses.replace(
+        metadata, metrics=merged, clip_model=metadata.clip_model if clip_model is None else clip_model
+    )
+    write_metadata(model_path, updated)
+    return updated
 
 
 def read_metadata(path: Path = DEFAULT_MODEL_PATH) -> ModelMetadata:
@@ -181,6 +246,21 @@ def load_artifact(
         raise ArtifactError(
             f"network input {network.input_shape[1:]} does not match the features {metadata.features.input_shape}"
         )
-    if network.output_shape[-1] != len(metadata.genres):
-        raise ArtifactError(f"network has {network.output_shape[-1]} outputs for {len(metadata.genres)} genres")
+    check_outputs(network, metadata)
     return network, metadata
+
+
+def check_outputs(network, metadata: ModelMetadata) -> None:
+    """The network's outputs must be the genre head, then the tag head where the metadata names tags."""
+    heads = [int(output.shape[-1]) for output in network.outputs]
+    if heads[0] != len(metadata.genres):
+        raise ArtifactError(f"network has {heads[0]} outputs for {len(metadata.genres)} genres")
+    if len(heads) != (2 if metadata.tags else 1):
+        raise ArtifactError(
+            f"network has {len(heads)} outputs, but the metadata names {len(metadata.tags)} tags "
+            "(expected one output without tags, a genre and a tag output with them)"
+        )
+    if metadata.tags and heads[1] != len(metadata.tags):
+        raise ArtifactError(f"network has {heads[1]} tag outputs for {len(metadata.tags)} tags")
+    if metadata.gradcam_layer not in {layer.name for layer in network.layers}:
+        raise ArtifactError(f"network has no layer {metadata.gradcam_layer!r} for Grad-CAM")

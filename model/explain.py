@@ -24,8 +24,11 @@ from model.runtime import import_tensorflow
 class GradcamExplainer:
     """Grad-CAM for one network, built once and reused for every request.
 
-    Scores are pre-softmax (``ReplaceToLinear`` on a clone), so a class's evidence is not
-    confounded by the other classes' probabilities.
+    One tf-keras-vis `Gradcam` per network output (the genre head, and the tag head where
+    there is one), each on the part of the network between the Grad-CAM layer and that
+    output. Scores are pre-activation (``ReplaceToLinear`` on a clone, on every head): a
+    genre's evidence is not confounded by the other genres' probabilities, and a tag's is its
+    logit.
     """
 
     def __init__(self, network, *, layer: str = GRADCAM_LAYER) -> None:
@@ -33,26 +36,29 @@ class GradcamExplainer:
         import keras
 
         self._layer = layer
-        self._n_classes = int(network.output_shape[-1])
+        self._n_classes = [int(output.shape[-1]) for output in network.outputs]
         target = network.get_layer(layer)
         linear = keras.models.clone_model(network)
         linear.set_weights(network.get_weights())
         ReplaceToLinear()(linear)
-        rest = keras.Model(linear.get_layer(layer).output, linear.outputs, name="gradcam_head")
         activation = keras.Input(shape=target.output.shape[1:], name="activation")
         marked = keras.layers.Identity(name=layer)(activation)  # the layer Gradcam reads
-        self._gradcam = Gradcam(keras.Model(activation, _compiled(rest)(marked)), clone=False)
+        self._gradcams = []
+        for index, output in enumerate(linear.outputs):
+            head = keras.Model(linear.get_layer(layer).output, output, name=f"gradcam_head_{index}")
+            self._gradcams.append(Gradcam(keras.Model(activation, _compiled(head)(marked)), clone=False))
 
     def heatmaps_of_activations(
-        self, activations: np.ndarray, *, class_indices: np.ndarray, grid: tuple[int, int]
+        self, activations: np.ndarray, *, class_indices: np.ndarray, grid: tuple[int, int], output: int = 0
     ) -> np.ndarray:
         """Heatmaps of the evidence for one class per segment, in one batched Gradcam call.
 
         Parameters
         ----------
         activations : (n_segments, rows, columns, filters) float32.
-        class_indices : (n_segments,) int, the genre to explain for each segment.
+        class_indices : (n_segments,) int, the class of ``output`` to explain for each segment.
         grid : (frames, n_mfcc) of the network input the heatmaps are expanded to.
+        output : which network output: 0 the genres, 1 the tags.
 
         Returns
         -------
@@ -62,8 +68,10 @@ class GradcamExplainer:
         if activations.ndim != 4:
             raise ValueError(f"expected (n, rows, columns, filters), got {activations.shape}")
         indices = self._check_indices(class_indices, activations.shape[0])
-        cam = self._gradcam(
-            self._score(indices),
+        if not 0 <= output < len(self._gradcams):
+            raise ValueError(f"the network has {len(self._gradcams)} outputs, not output {output}")
+        cam = self._gradcams[output](
+            self._score(indices, n_classes=self._n_classes[output]),
             activations.astype(np.float32, copy=False),
             penultimate_layer=self._layer,
             seek_penultimate_conv_layer=False,
@@ -76,7 +84,8 @@ class GradcamExplainer:
         cam = np.asarray(cam, dtype=np.float32).reshape((activations.shape[0], *grid))
         return np.clip(np.nan_to_num(cam, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
-    def _score(self, indices: list[int]):
+    @staticmethod
+    def _score(indices: list[int], *, n_classes: int):
         """Score of class ``indices[i]`` in row i of the output, as `CategoricalScore` gives it.
 
         CategoricalScore slices the output once per segment (and its gradient once more per
@@ -84,7 +93,6 @@ class GradcamExplainer:
         values exactly, and its gradient is the mask itself.
         """
         tf = import_tensorflow()
-        n_classes = self._n_classes
         if not indices:
             raise ValueError("`indices` is required: no segments to explain")
         if not all(-n_classes <= index < n_classes for index in indices):

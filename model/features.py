@@ -20,8 +20,6 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from model.clipstats import clip_statistics
-
 SAMPLE_RATE = 22050  # Hz; GTZAN's own rate
 N_FFT = 2048  # samples per STFT window (93 ms)
 HOP_LENGTH = 512  # samples between MFCC frames (23 ms)
@@ -38,14 +36,12 @@ MIN_SECONDS = 1.0  # shorter audio is rejected as too short to mean anything
 MAX_SECONDS = 600.0  # longer audio is cut: only its first MAX_SECONDS are analysed
 SILENCE_PEAK = 1e-4  # a recording whose peak stays below this (-80 dBFS) is silent
 
+N_CHANNELS = 1  # the network's input channels: the MFCC matrix alone
+STATISTICS_FIRST_COEFFICIENT = 1  # 0-based index of MFCC 2: clip statistics leave out MFCC 1, which follows the gain
+STATISTICS_COEFFICIENTS = 19  # clip statistics of MFCC 2..20
+
 STFT_BLOCK_FRAMES = 512  # frames per FFT call: 4 MB of float32 frames, whatever the length
 FFT_WORKERS = 2  # threads per FFT call (measured on 2 cores: 10 % faster than one)
-
-# Derived values: whole numbers of samples and frames.
-SEGMENT_SAMPLES = round(SEGMENT_SECONDS * SAMPLE_RATE)
-FRAMES_PER_SEGMENT = 1 + SEGMENT_SAMPLES // HOP_LENGTH  # librosa pads by n_fft//2 (center=True)
-SEGMENT_HOP_FRAMES = round(SEGMENT_HOP_SECONDS * SAMPLE_RATE / HOP_LENGTH)
-SECONDS_PER_FRAME = HOP_LENGTH / SAMPLE_RATE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +50,7 @@ class FeatureConfig:
 
     The defaults are this module's constants; training experiments may vary them
     (e.g. ``FeatureConfig(n_mfcc=40)``), but the committed model must use the defaults.
+    Every derived value is a property of the config, computed here only.
     """
 
     sample_rate: int = SAMPLE_RATE
@@ -65,18 +62,20 @@ class FeatureConfig:
     segment_hop_seconds: float = SEGMENT_HOP_SECONDS
     target_rms_dbfs: float = TARGET_RMS_DBFS
     top_db: float = TOP_DB
-    deltas: bool = False  # add first and second MFCC deltas as channels 2 and 3
 
     @property
     def segment_samples(self) -> int:
+        """Samples in one segment."""
         return round(self.segment_seconds * self.sample_rate)
 
     @property
     def frames_per_segment(self) -> int:
+        """MFCC frames in one segment (librosa pads by n_fft // 2: center=True)."""
         return 1 + self.segment_samples // self.hop_length
 
     @property
     def segment_hop_frames(self) -> int:
+        """Frames between segment starts, at least 1."""
         return max(1, round(self.segment_hop_seconds * self.sample_rate / self.hop_length))
 
     @property
@@ -85,7 +84,7 @@ class FeatureConfig:
 
     @property
     def n_channels(self) -> int:
-        return 3 if self.deltas else 1
+        return N_CHANNELS
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -97,14 +96,23 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "FeatureConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """The config of a saved model: every parameter must be present, and no other."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
         if unknown:
             raise ValueError(f"unknown feature parameters: {', '.join(unknown)}")
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ValueError(f"missing feature parameters: {', '.join(missing)}")
         return cls(**values)
 
 
 DEFAULT_CONFIG = FeatureConfig()
+# The default config's derived values, for code that needs no other config.
+SEGMENT_SAMPLES = DEFAULT_CONFIG.segment_samples
+FRAMES_PER_SEGMENT = DEFAULT_CONFIG.frames_per_segment
+SEGMENT_HOP_FRAMES = DEFAULT_CONFIG.segment_hop_frames
+SECONDS_PER_FRAME = DEFAULT_CONFIG.seconds_per_frame
 
 
 @functools.lru_cache(maxsize=8)
@@ -172,23 +180,6 @@ def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray
     return np.ascontiguousarray(log_mel @ dct.T, dtype=np.float32)
 
 
-def add_deltas(coefficients: np.ndarray) -> np.ndarray:
-    """Stack MFCC with its first and second time derivatives as channels.
-
-    Parameters
-    ----------
-    coefficients : (n_frames, n_mfcc)
-
-    Returns
-    -------
-    (n_frames, n_mfcc, 3)
-    """
-    width = min(9, coefficients.shape[0] - (1 - coefficients.shape[0] % 2))
-    d1 = librosa.feature.delta(coefficients, width=width, order=1, axis=0)
-    d2 = librosa.feature.delta(coefficients, width=width, order=2, axis=0)
-    return np.stack([coefficients, d1, d2], axis=-1).astype(np.float32)
-
-
 def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
     """First frame of every segment: a regular grid whose last segment ends flush with the recording.
 
@@ -234,6 +225,28 @@ def fill_to_segment(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) ->
     return np.resize(y, config.segment_samples)
 
 
+def clip_statistics(coefficients: np.ndarray) -> np.ndarray:
+    """Summary of a whole recording's MFCC, for the clip-statistics model (`model.clipstats`).
+
+    Parameters
+    ----------
+    coefficients : (n_frames, n_mfcc >= 20) MFCC of the recording (time first).
+
+    Returns
+    -------
+    (38,) float64: means of MFCC 2-20, then their variances (the order of `statistics_columns`).
+    """
+    first, last = STATISTICS_FIRST_COEFFICIENT, STATISTICS_FIRST_COEFFICIENT + STATISTICS_COEFFICIENTS
+    kept = coefficients[:, first:last].astype(np.float64)
+    return np.concatenate([kept.mean(axis=0), kept.var(axis=0)])
+
+
+def statistics_columns() -> list[str]:
+    """Names of the 38 clip statistics in GTZAN's ``features_30_sec.csv``, in `clip_statistics` order."""
+    numbers = range(STATISTICS_FIRST_COEFFICIENT + 1, STATISTICS_FIRST_COEFFICIENT + STATISTICS_COEFFICIENTS + 1)
+    return [f"mfcc{k}_mean" for k in numbers] + [f"mfcc{k}_var" for k in numbers]
+
+
 @dataclasses.dataclass(frozen=True)
 class Segments:
     """MFCC segments of one recording and where they lie in it.
@@ -244,8 +257,7 @@ class Segments:
     starts, ends : (n_segments,) float64 seconds within the recording (ends clipped to its duration).
     duration : seconds of audio that was analysed.
     looped : True when the recording was shorter than one segment and was repeated to fill it.
-    statistics : (38,) MFCC 2-20 mean and variance over the whole recording, for the
-        clip-statistics model (`model.clipstats`); empty when n_mfcc < 20.
+    statistics : (38,) `clip_statistics` of the whole recording; empty when n_mfcc < 20.
     """
 
     features: np.ndarray
@@ -271,11 +283,9 @@ def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> S
     filled = fill_to_segment(normalise_loudness(y, target_rms_dbfs=config.target_rms_dbfs), config=config)
     matrix = mfcc(filled, config=config)
     own_frames = matrix[: 1 + y.shape[0] // config.hop_length]  # without the looped repeat
-    statistics = clip_statistics(own_frames) if config.n_mfcc >= 20 else np.zeros(0)
-    if config.deltas:
-        matrix = add_deltas(matrix)
-    else:
-        matrix = matrix[:, :, np.newaxis]
+    enough = config.n_mfcc >= STATISTICS_FIRST_COEFFICIENT + STATISTICS_COEFFICIENTS
+    statistics = clip_statistics(own_frames) if enough else np.zeros(0)
+    matrix = matrix[:, :, np.newaxis]  # (frames, n_mfcc, N_CHANNELS)
     starts = segment_frame_starts(matrix.shape[0], config=config)
     window = np.arange(config.frames_per_segment)
     features = matrix[starts[:, np.newaxis] + window]  # (n_segments, frames, n_mfcc, channels)

@@ -71,83 +71,72 @@ def build_genre_cnn(
     return keras.Model(inputs, outputs if n_tags else outputs[0], name="genre_cnn")
 
 
-def build_seed_cnn(*, input_shape: tuple[int, int, int], n_genres: int) -> keras.Model:
-    """The seed project's network, rebuilt faithfully as a baseline (Functional, for Grad-CAM).
-
-    Three blocks of Conv2D (64 3x3, 64 3x3, 64 2x2), each followed by max-pooling and
-    batch-norm; dense 128-64-32 with dropout 0.3; softmax. Input (frames, 13, 1) in the seed.
-    """
-    inputs = keras.Input(shape=input_shape, name="mfcc")
-    x = inputs
-    for index, kernel in enumerate([(3, 3), (3, 3), (2, 2)], start=1):
-        name = GRADCAM_LAYER if index == 3 else f"seed_conv{index}"
-        x = layers.Conv2D(64, kernel, activation="relu", name=name)(x)
-        x = layers.MaxPooling2D((3, 3) if index < 3 else (2, 2), strides=(2, 2), padding="same")(x)
-        x = layers.BatchNormalization()(x)
-    x = layers.Flatten()(x)
-    for units in (128, 64, 32):
-        x = layers.Dense(units, activation="relu")(x)
-        x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(n_genres, activation="softmax", name="genre")(x)
-    return keras.Model(inputs, outputs, name="seed_cnn")
-
-
 def fold_batch_norm(network: keras.Model) -> keras.Model:
-    """An inference copy of a chain-shaped network with each batch norm merged into its convolution.
+    """An inference copy of a network with each batch norm merged into the convolution before it.
 
     A Conv2D followed directly by a BatchNormalization computes, at inference,
     ``gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta``: one Conv2D with its kernel scaled by
     ``s = gamma / sqrt(var + eps)`` per filter and bias ``(b - mean) * s + beta``. The copy runs
     those as one op (TensorFlow then fuses convolution, bias and ReLU) instead of a convolution
     and four element-wise passes over its output. Dropout, the identity at inference, is left
-    out; every other layer is copied with its name and weights, so GRADCAM_LAYER's output is
-    the same tensor value (within float rounding).
+    out; every other layer is copied with its name and weights, so GRADCAM_LAYER's output and
+    every output are the same tensor values (within float rounding).
 
     Parameters
     ----------
-    network : a Functional model whose layers form one chain (each takes the previous one's output).
+    network : a Functional model with one input whose layers each take one tensor and are called
+        once: a chain, or a trunk that branches into several heads (outputs).
 
     Returns
     -------
-    A new Functional model with the same input shape and outputs, for inference only.
+    A new Functional model with the same input shape and outputs (in order), for inference only.
 
     Raises
     ------
-    ValueError : the network is not a chain.
+    ValueError : a layer merges tensors or is called more than once (e.g. a skip connection).
     """
-    chain = [layer for layer in network.layers if not isinstance(layer, layers.InputLayer)]
-    previous = network.inputs[0]
-    for layer in chain:
-        if layer.input is not previous:
-            raise ValueError(f"{network.name} is not a chain of layers (at {layer.name!r})")
-        previous = layer.output
+    steps = [layer for layer in network.layers if not isinstance(layer, layers.InputLayer)]
+    consumers: dict[int, list] = {}
+    for layer in steps:
+        if len(layer._inbound_nodes) != 1 or isinstance(layer.input, (list, tuple, dict)):
+            raise ValueError(f"{network.name} is not a chain or a tree of single-input layers (at {layer.name!r})")
+        consumers.setdefault(id(layer.input), []).append(layer)
     inputs = keras.Input(shape=network.input_shape[1:], name=network.inputs[0].name)
-    x = inputs
-    index = 0
-    while index < len(chain):
-        layer = chain[index]
-        following = chain[index + 1] if index + 1 < len(chain) else None
+    copies = {id(network.inputs[0]): inputs}  # id of a tensor of `network` -> the copy's tensor
+    folded = set()
+    for layer in steps:
+        if id(layer) in folded:
+            continue
+        x = copies[id(layer.input)]
+        following = consumers.get(id(layer.output), [])
         if isinstance(layer, layers.Dropout):
-            index += 1
-            continue
-        if isinstance(layer, layers.Conv2D) and isinstance(following, layers.BatchNormalization):
-            weights = layer.get_weights()
-            kernel = weights[0]
-            bias = weights[1] if layer.use_bias else np.zeros(kernel.shape[-1], dtype=kernel.dtype)
-            gamma, beta, mean, variance = _batch_norm_weights(following)
-            scale = gamma / np.sqrt(variance + following.epsilon)
-            config = {**layer.get_config(), "use_bias": True, "bias_initializer": "zeros",
-                      "kernel_regularizer": None, "bias_regularizer": None}
-            merged = layers.Conv2D.from_config(config)
-            x = merged(x)
-            merged.set_weights([kernel * scale, (bias - mean) * scale + beta])
-            index += 2
-            continue
-        copy = layer.__class__.from_config(layer.get_config())
-        x = copy(x)
-        copy.set_weights(layer.get_weights())
-        index += 1
-    return keras.Model(inputs, x, name=f"{network.name}_folded")
+            copies[id(layer.output)] = x
+        elif isinstance(layer, layers.Conv2D) and len(following) == 1 and isinstance(
+            following[0], layers.BatchNormalization
+        ):
+            copies[id(following[0].output)] = _merged_conv(layer, following[0])(x)
+            folded.add(id(following[0]))
+        else:
+            copy = layer.__class__.from_config(layer.get_config())
+            copies[id(layer.output)] = copy(x)
+            copy.set_weights(layer.get_weights())
+    outputs = [copies[id(output)] for output in network.outputs]
+    return keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=f"{network.name}_folded")
+
+
+def _merged_conv(conv, norm) -> layers.Conv2D:
+    """A Conv2D (built, with weights) that computes ``norm(conv(x))`` at inference."""
+    weights = conv.get_weights()
+    kernel = weights[0]
+    bias = weights[1] if conv.use_bias else np.zeros(kernel.shape[-1], dtype=kernel.dtype)
+    gamma, beta, mean, variance = _batch_norm_weights(norm)
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    config = {**conv.get_config(), "use_bias": True, "bias_initializer": "zeros",
+              "kernel_regularizer": None, "bias_regularizer": None}
+    merged = layers.Conv2D.from_config(config)
+    merged.build(conv.input.shape)
+    merged.set_weights([kernel * scale, (bias - mean) * scale + beta])
+    return merged
 
 
 def _batch_norm_weights(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from model.clipstats import ClipStatsModel, csv_columns
+from model.clipstats import ClipStatsModel
+from model.features import statistics_columns
 from training.data import Clip, read_split_lists
 
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 0.81, 0.05))  # candidate fusion weights
@@ -36,7 +36,7 @@ def find_csv(data_dir: Path) -> Path | None:
 def csv_train_statistics(path: Path, *, genres: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(n_train_clips, 38) statistics and (n_train_clips,) labels from the CSV's train rows."""
     split = read_split_lists()
-    columns = csv_columns()
+    columns = statistics_columns()
     rows = []
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
@@ -55,7 +55,8 @@ def audio_statistics(clips: list[Clip], *, config) -> np.ndarray:
     return np.stack([mfcc_segments(load_audio(clip.path).samples, config=config).statistics for clip in clips])
 
 
-def fit(statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: float = 0.0) -> ClipStatsModel:
+def fit(statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: float = 0.0,
+        trained_on: str = "") -> ClipStatsModel:
     """Standardised multinomial logistic regression on (n, 38) statistics."""
     from sklearn.linear_model import LogisticRegression
 
@@ -66,7 +67,8 @@ def fit(statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: fl
     intercept = np.full(n_genres, -1e3)  # genres absent from training are never predicted
     coefficients[regression.classes_] = regression.coef_
     intercept[regression.classes_] = regression.intercept_
-    return ClipStatsModel(mean=mean, scale=scale, coefficients=coefficients, intercept=intercept, weight=weight)
+    return ClipStatsModel(mean=mean, scale=scale, coefficients=coefficients, intercept=intercept, weight=weight,
+                          trained_on=trained_on)
 
 
 def choose_weight(cnn: np.ndarray, clip: np.ndarray, labels: np.ndarray) -> tuple[float, dict[float, float]]:
@@ -78,7 +80,7 @@ def choose_weight(cnn: np.ndarray, clip: np.ndarray, labels: np.ndarray) -> tupl
 
 def attach(model_path: Path, data_dir: Path, *, log=print) -> dict:
     """Fit, choose the weight on valid, and write clip_model and its figures into the metadata."""
-    from model.artifact import load_artifact, metadata_path
+    from model.artifact import load_artifact, update_metadata
     from training.data import discover_clips
     from training.dataset import build_segments
     from training.evaluate import model_clip_probabilities
@@ -106,13 +108,13 @@ def attach(model_path: Path, data_dir: Path, *, log=print) -> dict:
     log(f"clip-statistics model from {origin}; valid per-clip accuracy alone {alone:.3f}")
     log("fusion weight -> valid accuracy: " + ", ".join(f"{w:.2f}: {a:.3f}" for w, a in scores.items()))
     log(f"chosen weight {weight:.2f} (valid {scores[weight]:.3f}; CNN alone {scores[0.0]:.3f})")
-    values = json.loads(metadata_path(model_path).read_text())
-    values["clip_model"] = {**fit(statistics, labels, n_genres=len(genres), weight=weight).to_dict(),
-                            "trained_on": origin}
-    values["metrics"].setdefault("valid", {}).update(
-        {"cnn_clip_accuracy": round(scores[0.0], 4), "clip_stats_accuracy": round(alone, 4),
-         "clip_accuracy": round(scores[weight], 4), "fusion_weight": weight, "clips": len(valid_clips)})
-    metadata_path(model_path).write_text(json.dumps(values, indent=2) + "\n")
+    update_metadata(
+        model_path,
+        clip_model=fit(statistics, labels, n_genres=len(genres), weight=weight, trained_on=origin),
+        metrics={"valid": {"cnn_clip_accuracy": round(scores[0.0], 4), "clip_stats_accuracy": round(alone, 4),
+                           "clip_accuracy": round(scores[weight], 4), "fusion_weight": weight,
+                           "clips": len(valid_clips)}},
+    )
     return {"weight": weight, "scores": scores}
 
 

@@ -62,12 +62,10 @@ def format_row(name: str, reports: dict) -> str:
 
 
 def record_test(model_path: Path, *, fused: dict, cnn: dict, baselines: dict) -> None:
-    """Add ``metrics["test"]`` to a model's metadata JSON: the figures the app's About panel leads with."""
-    from model.artifact import metadata_path
+    """Record ``metrics["test"]`` in a model's metadata: the figures the app's About panel leads with."""
+    from model.artifact import update_metadata
 
-    path = metadata_path(model_path)
-    values = json.loads(path.read_text())
-    values.setdefault("metrics", {})["test"] = {
+    update_metadata(model_path, metrics={"test": {
         "clip_accuracy": fused["all"]["accuracy"],
         "clips": fused["all"]["clips"],
         "long_clip_accuracy": fused["long"]["accuracy"],
@@ -77,8 +75,7 @@ def record_test(model_path: Path, *, fused: dict, cnn: dict, baselines: dict) ->
         "svm_baseline_clip_accuracy": baselines["svm"],
         "seed_cnn_clip_accuracy": baselines["seed"],
         "chosen_on": "valid",
-    }
-    path.write_text(json.dumps(values, indent=2) + "\n")
+    }})
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 def clip_accuracy(classifier, segments, labels: np.ndarray) -> float:
     """Per-clip accuracy of ``classifier`` on ``segments`` of len(labels) clips, fused with clip statistics
     (each clip's from its own, possibly degraded, segments' frames) where the model has a clip model."""
-    from model.clipstats import clip_statistics
+    from model.features import clip_statistics
     from training.dataset import per_clip_probabilities
 
     n_clips, n_mfcc = len(labels), segments.features.shape[2]

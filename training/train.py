@@ -181,7 +181,8 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     """
     import keras
 
-    from model.network import build_genre_cnn, build_seed_cnn
+    from model.network import build_genre_cnn
+    from training.baseline import build_seed_cnn
     from training.dataset import per_clip_probabilities
 
     keras.utils.set_random_seed(settings.seed)

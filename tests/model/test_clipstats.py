@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from model.audio import load_audio
-from model.clipstats import ClipStatsModel, clip_statistics, csv_columns
-from model.features import mfcc_segments
+from model.clipstats import ClipStatsModel
+from model.features import clip_statistics, mfcc_segments, statistics_columns
 
 
 def test_statistics_reproduce_the_csv_for_full_clips(gtzan_dir, gtzan_manifest):
     table = {row["filename"].rsplit(".", 1)[0]: row
              for row in csv.DictReader(open(gtzan_dir / "features_30_sec.csv", newline=""))}
     rows = [r for r in gtzan_manifest if r["kind"] == "full"][:5]
-    columns = csv_columns()
+    columns = statistics_columns()
     for row in rows:
         ours = mfcc_segments(load_audio(gtzan_dir / row["file"]).samples).statistics
         published = np.array([float(table[row["clip"]][column]) for column in columns])
@@ -37,7 +37,7 @@ def test_statistics_ignore_gain():
 def test_fusion_is_a_convex_mixture():
     rng = np.random.default_rng(5)
     model = ClipStatsModel(mean=np.zeros(38), scale=np.ones(38), coefficients=rng.standard_normal((10, 38)),
-                           intercept=np.zeros(10), weight=0.3)
+                           intercept=np.zeros(10), weight=0.3, trained_on="random")
     statistics = rng.standard_normal(38)
     cnn = rng.dirichlet(np.ones(10)).astype(np.float32)
     fused = model.fuse(cnn, statistics)

@@ -93,14 +93,20 @@ def test_loudness_does_not_change_features():
     np.testing.assert_allclose(loud, quiet, rtol=1e-3, atol=1e-2)
 
 
-def test_deltas_add_two_channels():
-    config = FeatureConfig(deltas=True)
-    segments = mfcc_segments(tone(5.0), config=config)
-    assert segments.features.shape[1:] == config.input_shape == (features.FRAMES_PER_SEGMENT, features.N_MFCC, 3)
-
-
 def test_feature_config_round_trip_and_unknown_keys():
     config = FeatureConfig(n_mfcc=40)
     assert FeatureConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown"):
         FeatureConfig.from_dict({**config.to_dict(), "window": "hann"})
+    without_top_db = {name: value for name, value in config.to_dict().items() if name != "top_db"}
+    with pytest.raises(ValueError, match="missing feature parameters: top_db"):
+        FeatureConfig.from_dict(without_top_db)
+
+
+def test_derived_constants_are_the_default_config_s():
+    config = features.DEFAULT_CONFIG
+    assert features.SEGMENT_SAMPLES == config.segment_samples
+    assert features.FRAMES_PER_SEGMENT == config.frames_per_segment
+    assert features.SEGMENT_HOP_FRAMES == config.segment_hop_frames
+    assert features.SECONDS_PER_FRAME == config.seconds_per_frame
+    assert FeatureConfig(segment_hop_seconds=0.001).segment_hop_frames == 1  # never 0, however short the hop

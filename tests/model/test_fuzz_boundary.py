@@ -24,7 +24,7 @@ from hypothesis.control import currently_in_test_context
 from hypothesis.extra import numpy as hnp
 
 from model.audio import DecodedAudio, load_audio
-from model.clipstats import N_STATISTICS_COEFFICIENTS
+from model.features import STATISTICS_COEFFICIENTS
 from model.errors import AudioInputError
 from model.features import FRAMES_PER_SEGMENT, MAX_SECONDS, N_MFCC, SAMPLE_RATE, Segments, mfcc_segments
 from tests import badinputs
@@ -36,7 +36,7 @@ FUZZ = settings(
     max_examples=300,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-STATISTICS_SIZE = 2 * N_STATISTICS_COEFFICIENTS  # model.clipstats: mean and variance of each coefficient
+STATISTICS_SIZE = 2 * STATISTICS_COEFFICIENTS  # model.features.clip_statistics: mean and variance of each coefficient
 
 
 # --- what a result must look like ---------------------------------------------------------------
