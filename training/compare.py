@@ -3,8 +3,10 @@
     python -m training.compare --data ../shared/gtzan
 
 Trains (a) the MFCC mean/std SVM and (b) the seed project's CNN (13 MFCC, no augmentation,
-epoch chosen on valid; once per random seed, its row the mean) from scratch, evaluates (c) our
-committed model (or retrains it with --train-ours), and prints one table of per-clip accuracy
+epoch chosen on valid; once per random seed, its row the mean) from scratch, evaluates (t) the
+teacher's genre head (musicnn's tags read by the committed logistic regression, training/teacher_head.json;
+the teacher runs on valid and test audio for this row only, never for training) and (c) our committed
+model (or retrains it with --train-ours), and prints one table of per-clip accuracy
 on `valid` and `test` (all clips, long clips, snippets) with macro-F1 and counts. Writes the figures to
 runs/compare.json.
 """
@@ -61,6 +63,18 @@ def format_row(name: str, reports: dict) -> str:
     return f"{name:<34}" + "  ".join(f"{cell:>7}" for cell in cells)
 
 
+def teacher_rows(data: Path) -> dict:
+    """The committed teacher head's `clip_report` on valid and test; the teacher pass runs on their clean audio
+    where its cache lacks them."""
+    from training.teacher_head import HEAD_FILE, TeacherHead, head_reports
+    from training.teacher_pass import CACHE_DIR, gtzan_items, plan, run
+
+    items = [item for item in gtzan_items(data) if item.split in ("valid", "test")]
+    run(plan(items, train_views=(), music_views=()), cache=CACHE_DIR, log=lambda line: print(line, flush=True))
+    head = TeacherHead.from_dict(json.loads(HEAD_FILE.read_text())["head"])
+    return head_reports(head, CACHE_DIR, data)
+
+
 def record_test(model_path: Path, *, fused: dict, cnn: dict, baselines: dict) -> None:
     """Record ``metrics["test"]`` in a model's metadata: the figures the app's About panel leads with."""
     from model.artifact import update_metadata
@@ -86,6 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/compare.json"))
     parser.add_argument("--record", action="store_true",
                         help="store our test figures in the model's metadata (do it once, for the finished model)")
+    parser.add_argument("--no-teacher", action="store_true", help="leave out the teacher head's row")
     add_arguments(parser.add_argument_group("seed CNN"), SeedCNNSettings)
     args = parser.parse_args(argv)
     seed_cnn = from_arguments(SeedCNNSettings, args)
@@ -167,6 +182,8 @@ def main(argv=None) -> int:
         split: mean_report([reports[split] for reports in seed_rows.values()]) for split in ("valid", "test")}
     if len(seed_rows) > 1:
         rows.update(seed_rows)
+    if not args.no_teacher:
+        rows["(t) teacher head (musicnn, 3-s patches)"] = teacher_rows(args.data)
     rows["(c) ours, CNN alone"] = evaluate_on_splits(ours_cnn_only, evaluated, genres)
     if ours.clip_model is not None:
         rows[f"(c) ours, CNN + clip stats (w={ours.clip_model.weight:.2f})"] = evaluate_on_splits(
