@@ -47,7 +47,7 @@ class Classification:
     tag_probabilities : (n_tags,) independent probabilities, the mean over segments.
     segment_tag_probabilities : (n_segments, n_tags).
 
-    The per-segment arrays are read-only; `segment_range` gives a run of segments.
+    Every array is read-only; `segment_range` gives a run of segments.
     """
 
     genres: tuple[str, ...]
@@ -69,8 +69,9 @@ class Classification:
     segment_tag_probabilities: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("segment_probabilities", "starts", "ends", "features", "activations", "segment_tag_probabilities"):
-            getattr(self, name).flags.writeable = False
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
 
     @property
     def genre(self) -> str:
