@@ -92,7 +92,7 @@ class Classification:
         order = np.argsort(-self.tag_probabilities, kind="stable")[: max(0, k)]
         return [(self.tags[int(index)], float(self.tag_probabilities[index])) for index in order]
 
-    def segment_range(self, first: int, last: int) -> "Classification":
+    def segment_range(self, first: int, last: int) -> Classification:
         """The same result restricted to segments first..last-1 (recording-level fields unchanged)."""
         window = slice(first, last)
         return dataclasses.replace(
@@ -187,7 +187,7 @@ class GenreClassifier:
         self._explainer = GradcamExplainer(self._inference_network, layer=metadata.gradcam_layer)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> "GenreClassifier":
+    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> GenreClassifier:
         """Load the committed model (or another artifact), checking its feature contract."""
         network, metadata = load_artifact(Path(path))
         return cls(network, metadata)

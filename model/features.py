@@ -93,7 +93,7 @@ class FeatureConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FeatureConfig":
+    def from_dict(cls, values: dict) -> FeatureConfig:
         """The config of a saved model: every parameter must be present, and no other."""
         names = [field.name for field in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(names))
