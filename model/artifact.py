@@ -105,7 +105,7 @@ class ModelMetadata:
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ModelMetadata":
+    def from_dict(cls, values: dict[str, Any]) -> ModelMetadata:
         """Parse `to_dict`'s output; every key is required (``clip_model`` may be null, ``tags`` empty)."""
         try:
             clip_model = values["clip_model"]

@@ -47,7 +47,7 @@ class Classification:
     tag_probabilities : (n_tags,) independent probabilities, the mean over segments.
     segment_tag_probabilities : (n_segments, n_tags).
 
-    The per-segment arrays are read-only; `segment_range` gives a run of segments.
+    Every array is read-only; `segment_range` gives a run of segments.
     """
 
     genres: tuple[str, ...]
@@ -69,8 +69,9 @@ class Classification:
     segment_tag_probabilities: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("segment_probabilities", "starts", "ends", "features", "activations", "segment_tag_probabilities"):
-            getattr(self, name).flags.writeable = False
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
 
     @property
     def genre(self) -> str:
@@ -91,7 +92,7 @@ class Classification:
         order = np.argsort(-self.tag_probabilities, kind="stable")[: max(0, k)]
         return [(self.tags[int(index)], float(self.tag_probabilities[index])) for index in order]
 
-    def segment_range(self, first: int, last: int) -> "Classification":
+    def segment_range(self, first: int, last: int) -> Classification:
         """The same result restricted to segments first..last-1 (recording-level fields unchanged)."""
         window = slice(first, last)
         return dataclasses.replace(
@@ -186,7 +187,7 @@ class GenreClassifier:
         self._explainer = GradcamExplainer(self._inference_network, layer=metadata.gradcam_layer)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> "GenreClassifier":
+    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> GenreClassifier:
         """Load the committed model (or another artifact), checking its feature contract."""
         network, metadata = load_artifact(Path(path))
         return cls(network, metadata)

@@ -63,7 +63,7 @@ class ClipStatsModel:
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ClipStatsModel":
+    def from_dict(cls, values: dict[str, Any]) -> ClipStatsModel:
         """Parse `to_dict`'s output. Raises KeyError naming a missing key, ValueError for other statistics."""
         if values["features"] != statistics_columns():
             raise ValueError(f"clip_model features {values['features']} are not the statistics the code computes")

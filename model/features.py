@@ -25,10 +25,8 @@ N_FFT = 2048  # samples per STFT window (93 ms)
 HOP_LENGTH = 512  # samples between MFCC frames (23 ms)
 N_MELS = 128  # mel bands before the DCT (librosa's default)
 N_MFCC = 20  # MFCC coefficients kept per frame
-SEGMENT_SECONDS = 3.0  # length of one classified segment (2 s and 4 s scored lower on valid: EXPERIMENTS.md)
-SEGMENT_HOP_SECONDS = 3.0  # distance between segment starts: back to back (1.5 or 0.75 s of overlap scored
-# the same on valid, training/EXPERIMENTS.md, at twice or four times the cost, and panels that tile the
-# recording are easier to read)
+SEGMENT_SECONDS = 3.0  # length of one classified segment (chosen on valid: training/EXPERIMENTS.md)
+SEGMENT_HOP_SECONDS = 3.0  # distance between segment starts: back to back, so the panels tile the recording
 TARGET_RMS_DBFS = -20.0  # every recording is scaled to this RMS level before MFCC
 TOP_DB = 80.0  # dynamic range kept by the log-mel step (librosa's default)
 
@@ -95,7 +93,7 @@ class FeatureConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FeatureConfig":
+    def from_dict(cls, values: dict) -> FeatureConfig:
         """The config of a saved model: every parameter must be present, and no other."""
         names = [field.name for field in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(names))

@@ -162,7 +162,7 @@ def test_gradcam_of_a_tag(tagged, result):
     n = result.starts.shape[0]
     maps = tagged.explain(result, tag="guitar")
     assert maps.shape == (n, *result.features.shape[1:3]) and maps.dtype == np.float32
-    assert np.all(np.isfinite(maps)) and maps.min() >= 0.0 and maps.max() == pytest.approx(1.0)
+    assert np.all(np.isfinite(maps)) and maps.min() >= 0.0 and maps.max() == pytest.approx(1.0, abs=1e-3)
     genre = tagged.explain(result, genre="jazz")
     assert not np.allclose(maps, genre, atol=1e-3)
     np.testing.assert_allclose(
