@@ -15,10 +15,13 @@ if __package__ in (None, ""):  # run as a file (python app/__main__.py, e.g. a H
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
 
@@ -71,7 +74,12 @@ def read_model_card(model_path: Path) -> str | None:
     return card.read_text(encoding="utf-8") if card.is_file() else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, extend: Callable[[Any], None] | None = None) -> int:
+    """Load the model, build the page and serve it until Ctrl-C or SIGTERM.
+
+    ``extend`` is called with the built Blocks before they are launched (the benchmarks add an
+    endpoint of their own there).
+    """
     args = parse_args(argv)
     try:
         auth = parse_auth(os.environ.get(AUTH_VARIABLE))
@@ -95,22 +103,29 @@ def main(argv: list[str] | None = None) -> int:
     from app.layout import APP_CSS, MAX_FILE_SIZE, build_demo, theme
 
     demo = build_demo(classifier, model_card=read_model_card(args.model))
+    if extend is not None:
+        extend(demo)
+    gradio_says = io.StringIO()  # without a link Gradio prints a page of instructions; we print one line
     try:
-        demo.launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=args.share,
-            max_file_size=MAX_FILE_SIZE,
-            auth=auth,
-            auth_message="genre-cam: please log in." if auth else None,
-            theme=theme(),
-            css=APP_CSS,
-            prevent_thread_lock=True,
-            quiet=True,
-        )
+        with contextlib.redirect_stdout(gradio_says):
+            demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                share=args.share,
+                max_file_size=MAX_FILE_SIZE,
+                auth=auth,
+                auth_message="genre-cam: please log in." if auth else None,
+                theme=theme(),
+                css=APP_CSS,
+                prevent_thread_lock=True,
+                quiet=True,
+            )
     except OSError as error:  # e.g. the port is taken
         print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
         return 2
+    finally:
+        if gradio_says.getvalue().strip():
+            logging.getLogger("app").info("Gradio at launch: %s", gradio_says.getvalue().strip())
     if args.share:  # before the ready line, so that whoever waits for "ready" has both
         if demo.share_url:
             print(f"{PREFIX} public link {demo.share_url} (temporary; anyone with it can use the app)", flush=True)
