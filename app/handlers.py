@@ -247,8 +247,7 @@ class Analyser:
             return self.outputs(audio, progress).as_list()
         except NoAudio as error:
             return empty_outputs(text.error_summary(str(error), title="Nothing to analyse")).as_list()
-        except AudioInputError as error:
-            gr.Warning(str(error), title=text.ERROR_TITLE)
+        except AudioInputError as error:  # no toast: Gradio would title it "Warning" and take it away
             return empty_outputs(text.error_summary(str(error))).as_list()
         except Exception as error:
             log.exception("analysis failed")
