@@ -52,7 +52,7 @@ class Outputs(Generic[T]):
         return _flatten(self)
 
     @classmethod
-    def from_list(cls, values: list[Any]) -> "Outputs[Any]":
+    def from_list(cls, values: list[Any]) -> Outputs[Any]:
         """The inverse of `as_list`, e.g. for a reply of the API's /classify."""
         names = [field.name for field in dataclasses.fields(cls)]
         where = names.index("panels")

@@ -18,7 +18,7 @@ import html
 import math
 import struct
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np

@@ -331,6 +331,8 @@ def test_explain_another_genre(client, full_clip):
 
     html, note = client.predict(handle_file(str(full_clip)), "classical", 0, api_name="/explain")
     assert figure_count(html) > 0 and "**classical**" in note
+    html, note = client.predict(handle_file(str(full_clip)), "jazz", 4, api_name="/explain")  # any segment number
+    assert figure_count(html) > 0 and note.startswith("Segments 1–")
 
 
 @pytest.fixture(scope="module")
