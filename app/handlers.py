@@ -37,6 +37,7 @@ from model.features import MAX_SECONDS
 
 PAGE_SIZE = 20  # Grad-CAM panels per page: a minute of music (20 segments of 3 s) fits on one
 RECENT_RESULTS = 8  # classifications kept for the explain event (each ~4 MB at MAX_SECONDS)
+GONE = "This recording is no longer kept on the server: please analyse it again."
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,7 @@ class Analyser:
         with self._lock:
             analysis = self._recent.get(str(recording))
         if analysis is None:
-            return {"error": "This recording is no longer kept on the server: please analyse it again."}
+            return {"error": GONE}
         result = analysis.result
         try:
             index = int(segment)
@@ -302,8 +303,8 @@ class Analyser:
             return {"error": f"There is no segment {segment!r} in this recording."}
         try:
             samples = self._samples(analysis)
-        except AudioInputError as error:
-            return {"error": str(error)}
+        except AudioInputError:  # its upload has been deleted since (and its message would name a server path)
+            return {"error": GONE}
         rate = self.classifier.metadata.features.sample_rate
         start, end = round(float(result.starts[index]) * rate), round(float(result.ends[index]) * rate)
         return {
