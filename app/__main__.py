@@ -74,6 +74,34 @@ def read_model_card(model_path: Path) -> str | None:
     return card.read_text(encoding="utf-8") if card.is_file() else None
 
 
+def _launch(demo, args: argparse.Namespace, auth: list[tuple[str, str]] | None) -> bool:
+    """Start serving (without blocking); False, with one line on stderr, when it cannot."""
+    from app.layout import APP_CSS, MAX_FILE_SIZE, theme
+
+    gradio_says = io.StringIO()  # without a link Gradio prints a page of instructions; we print one line
+    try:
+        with contextlib.redirect_stdout(gradio_says):
+            demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                share=args.share,
+                max_file_size=MAX_FILE_SIZE,
+                auth=auth,
+                auth_message="genre-cam: please log in." if auth else None,
+                theme=theme(),
+                css=APP_CSS,
+                prevent_thread_lock=True,
+                quiet=True,
+            )
+    except OSError as error:  # e.g. the port is taken
+        print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
+        return False
+    finally:
+        if gradio_says.getvalue().strip():
+            logging.getLogger("app").info("Gradio at launch: %s", gradio_says.getvalue().strip())
+    return True
+
+
 def main(argv: list[str] | None = None, *, extend: Callable[[Any], None] | None = None) -> int:
     """Load the model, build the page and serve it until Ctrl-C or SIGTERM.
 
@@ -100,32 +128,13 @@ def main(argv: list[str] | None = None, *, extend: Callable[[Any], None] | None 
         return 2
     classifier.warm_up()
 
-    from app.layout import APP_CSS, MAX_FILE_SIZE, build_demo, theme
+    from app.layout import build_demo
 
     demo = build_demo(classifier, model_card=read_model_card(args.model))
     if extend is not None:
         extend(demo)
-    gradio_says = io.StringIO()  # without a link Gradio prints a page of instructions; we print one line
-    try:
-        with contextlib.redirect_stdout(gradio_says):
-            demo.launch(
-                server_name=args.host,
-                server_port=args.port,
-                share=args.share,
-                max_file_size=MAX_FILE_SIZE,
-                auth=auth,
-                auth_message="genre-cam: please log in." if auth else None,
-                theme=theme(),
-                css=APP_CSS,
-                prevent_thread_lock=True,
-                quiet=True,
-            )
-    except OSError as error:  # e.g. the port is taken
-        print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
+    if not _launch(demo, args, auth):
         return 2
-    finally:
-        if gradio_says.getvalue().strip():
-            logging.getLogger("app").info("Gradio at launch: %s", gradio_says.getvalue().strip())
     if args.share:  # before the ready line, so that whoever waits for "ready" has both
         if demo.share_url:
             print(f"{PREFIX} public link {demo.share_url} (temporary; anyone with it can use the app)", flush=True)

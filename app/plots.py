@@ -143,6 +143,17 @@ def strip_cells(segment_probabilities: np.ndarray, boundaries: np.ndarray, *, pl
     return apply_lut(np.asarray(segment_probabilities, dtype=np.float32)[column_segment].T, colormap_lut(STRIP_COLORMAP))
 
 
+def _segment_buttons(top: np.ndarray, edges: Sequence[float], labels: Sequence[str], *, n_genres: int) -> str:
+    """The strip's ``button.gs-seg`` per segment: its column (``edges`` in percent) with a dot on its top genre."""
+    return "".join(
+        f'<button type="button" class="gs-seg" data-segment="{index}" '
+        f'style="left:{edges[index]:.3f}%;width:{edges[index + 1] - edges[index]:.3f}%" '
+        f'title="{html.escape(label)}" aria-label="{html.escape(label)}">'
+        f'<span class="gs-dot" style="top:{100.0 * (row + 0.5) / n_genres:.2f}%"></span></button>'
+        for index, (label, row) in enumerate(zip(labels, top))
+    )
+
+
 def genre_strip_html(
     genres: Sequence[str],
     segment_probabilities: np.ndarray,
@@ -156,10 +167,9 @@ def genre_strip_html(
 ) -> str:
     """Genre over time as HTML: one row per genre, colour = probability, a dot on each segment's top genre.
 
-    The colours are one small PNG (`strip_cells`) that the browser stretches over the plot; the
-    genre names, time ticks and colour scale are text, so they stay readable on a phone. Each
-    segment is a button over its column (``button.gs-seg[data-segment=i]``, titled with its
-    label) that the page uses to jump to the segment's Grad-CAM panel.
+    The colours are one small PNG (`strip_cells`) stretched over the plot; names, ticks and the
+    colour scale are text, readable on a phone. Each segment is a ``button.gs-seg[data-segment=i]``
+    over its column, titled with its label (the page jumps to its Grad-CAM panel).
 
     Parameters
     ----------
@@ -177,26 +187,15 @@ def genre_strip_html(
     segment_probabilities = np.asarray(segment_probabilities, dtype=np.float32)
     n_segments, n_genres = segment_probabilities.shape
     if n_genres != len(genres) or not len(starts) == len(ends) == len(labels) == n_segments or n_segments == 0:
-        raise ValueError("genre_strip_html needs (n_segments, n_genres) probabilities and n_segments starts, "
-                         "ends and labels")
+        raise ValueError("needs (n_segments, n_genres) probabilities and n_segments starts, ends and labels")
     boundaries = segment_boundaries(starts, ends)
     t0, t1 = float(boundaries[0]), float(boundaries[-1])
     minutes = t1 >= 60.0
-
-    def percent(seconds: float) -> float:
-        return 100.0 * (seconds - t0) / (t1 - t0)
-
-    top = np.argmax(segment_probabilities, axis=1)
-    buttons = "".join(
-        f'<button type="button" class="gs-seg" data-segment="{index}" '
-        f'style="left:{percent(boundaries[index]):.3f}%;width:{percent(boundaries[index + 1]) - percent(boundaries[index]):.3f}%" '
-        f'title="{html.escape(label)}" aria-label="{html.escape(label)}">'
-        f'<span class="gs-dot" style="top:{100.0 * (row + 0.5) / n_genres:.2f}%"></span></button>'
-        for index, (label, row) in enumerate(zip(labels, top))
-    )
+    edges = 100.0 * (boundaries - t0) / (t1 - t0)  # percent of the plot's width
+    buttons = _segment_buttons(np.argmax(segment_probabilities, axis=1), edges, labels, n_genres=n_genres)
     names = "".join(f"<span>{html.escape(genre)}</span>" for genre in genres)
     ticks = "".join(
-        f'<span style="left:{percent(tick):.2f}%">{format_time(tick, minutes=minutes)}</span>'
+        f'<span style="left:{100.0 * (tick - t0) / (t1 - t0):.2f}%">{format_time(tick, minutes=minutes)}</span>'
         for tick in time_ticks(t0, t1, max_ticks=8)
     )
     cells = png_data_uri(strip_cells(segment_probabilities, boundaries, plot_width=plot_width))
@@ -331,6 +330,64 @@ def _gradient_css(lut_name: str, *, stops: int = 9, direction: str = "to right")
     return f"linear-gradient({direction}, " + ", ".join(f"rgb({r},{g},{b})" for r, g, b in colours) + ")"
 
 
+def _panel_figure(
+    cells: np.ndarray, start: float, title: str, *, index: int, seconds_per_frame: float, span: float, minutes: bool,
+    coefficient_ticks: str, strength: float | None, playable: bool,
+) -> str:
+    """One ``figure.gc-panel`` of `heatmap_html`: (n_mfcc, frames, 3) cells starting at ``start`` seconds."""
+    left = start - seconds_per_frame / 2.0  # the image's left edge in seconds
+    ticks = time_ticks(left, left + span, max_ticks=4)
+    step = float(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    decimals = 0 if step.is_integer() else 1
+    time_spans = "".join(
+        f'<span style="left:{100.0 * (tick - left) / span:.2f}%">'
+        f"{format_time(tick, minutes=minutes, decimals=decimals)}</span>"
+        for tick in ticks
+    )
+    escaped = html.escape(title)
+    bar = ""
+    if strength is not None:
+        bar = (
+            f'<div class="gc-strength" data-strength="{strength:.4f}" title="evidence strength: {strength:.0%} of the '
+            f'segment\'s top genre"><span style="width:{100.0 * strength:.1f}%"></span></div>'
+        )
+    listen = ""
+    if playable:
+        listen = (
+            '<div class="gc-listen"><button type="button" class="gc-play">▶ Play this segment</button>'
+            '<audio class="gc-audio" controls preload="none" hidden></audio></div>'
+        )
+    return (
+        f'<figure class="gc-panel" data-segment="{index}">'
+        f"<figcaption>{escaped}</figcaption>{bar}"
+        '<div class="gc-plot">'
+        '<div class="gc-ylabel">MFCC</div>'
+        f'<div class="gc-yticks">{coefficient_ticks}</div>'
+        f'<img class="gc-cells" src="{png_data_uri(cells)}" alt="Grad-CAM over the MFCC, {escaped}">'
+        f'<div class="gc-xticks">{time_spans}</div>'
+        f'<div class="gc-xlabel">{time_label(minutes=minutes)}</div>'
+        f"</div>{listen}</figure>"
+    )
+
+
+def _checked_page(
+    features: np.ndarray, heatmaps: np.ndarray, *, n_titles: int, starts: np.ndarray, strengths: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`heatmap_html`'s inputs as float32, checked; the heat multiplied by each panel's strength."""
+    features = np.asarray(features, dtype=np.float32)
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    if features.shape != heatmaps.shape or features.ndim != 3:
+        raise ValueError(f"features {features.shape} and heatmaps {heatmaps.shape} must both be (n, frames, n_mfcc)")
+    if not len(starts) == n_titles == features.shape[0]:
+        raise ValueError("one start and one title per segment")
+    if strengths is not None:
+        strengths = np.clip(np.nan_to_num(np.asarray(strengths, dtype=np.float32), nan=0.0), 0.0, 1.0)
+        if strengths.shape != (features.shape[0],):
+            raise ValueError(f"one strength per segment, got {strengths.shape}")
+        heatmaps = np.nan_to_num(heatmaps, nan=0.0) * strengths[:, np.newaxis, np.newaxis]
+    return features, heatmaps, strengths
+
+
 def heatmap_html(
     features: np.ndarray,
     heatmaps: np.ndarray,
@@ -345,10 +402,9 @@ def heatmap_html(
 ) -> str:
     """A page of Grad-CAM panels as HTML: one figure per segment with labelled axes.
 
-    Each figure holds the segment's `heatmap_cells` as a PNG data URI (scaled up by the
-    browser, see HEATMAP_CSS) with its title above, MFCC coefficient ticks on the left and
-    time ticks in seconds within the recording below; one colour legend serves the page.
-    All panels share one grey scale (`mfcc_display_range` over the page).
+    Each figure holds the segment's `heatmap_cells` as a PNG data URI (scaled up by the browser,
+    see HEATMAP_CSS) with its title above, MFCC coefficient ticks on the left and time ticks in
+    seconds within the recording below; one colour legend and one grey scale serve the page.
 
     Parameters
     ----------
@@ -369,62 +425,22 @@ def heatmap_html(
     An HTML fragment: ``div.gc-page`` holding a ``p.gc-legend`` and one ``figure.gc-panel``
     per segment.
     """
-    features = np.asarray(features, dtype=np.float32)
-    heatmaps = np.asarray(heatmaps, dtype=np.float32)
-    if features.shape != heatmaps.shape or features.ndim != 3:
-        raise ValueError(f"features {features.shape} and heatmaps {heatmaps.shape} must both be (n, frames, n_mfcc)")
-    if not len(starts) == len(titles) == features.shape[0]:
-        raise ValueError("one start and one title per segment")
-    if strengths is not None:
-        strengths = np.clip(np.nan_to_num(np.asarray(strengths, dtype=np.float32), nan=0.0), 0.0, 1.0)
-        if strengths.shape != (features.shape[0],):
-            raise ValueError(f"one strength per segment, got {strengths.shape}")
-        heatmaps = np.nan_to_num(heatmaps, nan=0.0) * strengths[:, np.newaxis, np.newaxis]
+    features, heatmaps, strengths = _checked_page(features, heatmaps, n_titles=len(titles), starts=starts,
+                                                  strengths=strengths)
     _, frames, n_mfcc = features.shape
-    display_range = mfcc_display_range(features)
     coefficient_ticks = "".join(
-        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>'
-        for index in range(0, n_mfcc, 5)
+        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>' for index in range(0, n_mfcc, 5)
     )
     span = frames * seconds_per_frame  # pixel k shows frame k, centred on start + k * seconds_per_frame
-    cells = heatmap_cells(features, heatmaps, display_range=display_range)  # (n, n_mfcc, frames, 3)
-    figures = []
-    for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles)):
-        left = float(start) - seconds_per_frame / 2.0  # the image's left edge in seconds
-        ticks = time_ticks(left, left + span, max_ticks=4)
-        step = float(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
-        decimals = 0 if step.is_integer() else 1
-        time_spans = "".join(
-            f'<span style="left:{100.0 * (tick - left) / span:.2f}%">'
-            f"{format_time(tick, minutes=minutes, decimals=decimals)}</span>"
-            for tick in ticks
+    cells = heatmap_cells(features, heatmaps, display_range=mfcc_display_range(features))  # (n, n_mfcc, frames, 3)
+    figures = [
+        _panel_figure(
+            segment_cells, float(start), title, index=first_index + number, seconds_per_frame=seconds_per_frame,
+            span=span, minutes=minutes, coefficient_ticks=coefficient_ticks,
+            strength=None if strengths is None else float(strengths[number]), playable=recording is not None,
         )
-        uri = png_data_uri(segment_cells)
-        escaped = html.escape(title)
-        strength = ""
-        if strengths is not None:
-            value = float(strengths[number])
-            strength = (
-                f'<div class="gc-strength" data-strength="{value:.4f}" title="evidence strength: {value:.0%} of the '
-                f'segment\'s top genre"><span style="width:{100.0 * value:.1f}%"></span></div>'
-            )
-        listen = ""
-        if recording is not None:
-            listen = (
-                '<div class="gc-listen"><button type="button" class="gc-play">▶ Play this segment</button>'
-                '<audio class="gc-audio" controls preload="none" hidden></audio></div>'
-            )
-        figures.append(
-            f'<figure class="gc-panel" data-segment="{first_index + number}">'
-            f"<figcaption>{escaped}</figcaption>{strength}"
-            '<div class="gc-plot">'
-            '<div class="gc-ylabel">MFCC</div>'
-            f'<div class="gc-yticks">{coefficient_ticks}</div>'
-            f'<img class="gc-cells" src="{uri}" alt="Grad-CAM over the MFCC, {escaped}">'
-            f'<div class="gc-xticks">{time_spans}</div>'
-            f'<div class="gc-xlabel">{time_label(minutes=minutes)}</div>'
-            f"</div>{listen}</figure>"
-        )
+        for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles))
+    ]
     legend = (
         '<p class="gc-legend"><span>Grad-CAM evidence: low</span>'
         f'<span class="gc-gradient" style="background:{_gradient_css(HEAT_COLORMAP)}"></span>'
