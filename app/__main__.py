@@ -15,10 +15,13 @@ if __package__ in (None, ""):  # run as a file (python app/__main__.py, e.g. a H
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
 
@@ -71,7 +74,40 @@ def read_model_card(model_path: Path) -> str | None:
     return card.read_text(encoding="utf-8") if card.is_file() else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _launch(demo, args: argparse.Namespace, auth: list[tuple[str, str]] | None) -> bool:
+    """Start serving (without blocking); False, with one line on stderr, when it cannot."""
+    from app.layout import APP_CSS, MAX_FILE_SIZE, theme
+
+    gradio_says = io.StringIO()  # without a link Gradio prints a page of instructions; we print one line
+    try:
+        with contextlib.redirect_stdout(gradio_says):
+            demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                share=args.share,
+                max_file_size=MAX_FILE_SIZE,
+                auth=auth,
+                auth_message="genre-cam: please log in." if auth else None,
+                theme=theme(),
+                css=APP_CSS,
+                prevent_thread_lock=True,
+                quiet=True,
+            )
+    except OSError as error:  # e.g. the port is taken
+        print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
+        return False
+    finally:
+        if gradio_says.getvalue().strip():
+            logging.getLogger("app").info("Gradio at launch: %s", gradio_says.getvalue().strip())
+    return True
+
+
+def main(argv: list[str] | None = None, *, extend: Callable[[Any], None] | None = None) -> int:
+    """Load the model, build the page and serve it until Ctrl-C or SIGTERM.
+
+    ``extend`` is called with the built Blocks before they are launched (the benchmarks add an
+    endpoint of their own there).
+    """
     args = parse_args(argv)
     try:
         auth = parse_auth(os.environ.get(AUTH_VARIABLE))
@@ -92,24 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     classifier.warm_up()
 
-    from app.layout import APP_CSS, MAX_FILE_SIZE, build_demo, theme
+    from app.layout import build_demo
 
     demo = build_demo(classifier, model_card=read_model_card(args.model))
-    try:
-        demo.launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=args.share,
-            max_file_size=MAX_FILE_SIZE,
-            auth=auth,
-            auth_message="genre-cam: please log in." if auth else None,
-            theme=theme(),
-            css=APP_CSS,
-            prevent_thread_lock=True,
-            quiet=True,
-        )
-    except OSError as error:  # e.g. the port is taken
-        print(f"{PREFIX} cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr, flush=True)
+    if extend is not None:
+        extend(demo)
+    if not _launch(demo, args, auth):
         return 2
     if args.share:  # before the ready line, so that whoever waits for "ready" has both
         if demo.share_url:

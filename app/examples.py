@@ -9,6 +9,7 @@ missing are left out with a warning, so a partial checkout still starts.
 from __future__ import annotations
 
 import dataclasses
+import filecmp
 import html
 import json
 import logging
@@ -86,3 +87,19 @@ def credits_markdown(examples: list[Example]) -> str:
         return ""
     lines = [f"- {html.escape(example.credit, quote=False)}" for example in examples]
     return "Example recordings (excerpts of free music packaged in Debian):\n\n" + "\n".join(lines)
+
+
+def find_example(path: Path, examples: list[Example]) -> Example | None:
+    """The bundled example whose file ``path`` is a copy of (same name and bytes), or None.
+
+    Gradio hands the handler its own copy of an example's file; this names it again.
+    """
+    path = Path(path)
+    for example in examples:
+        if example.path.name == path.name:
+            try:
+                if filecmp.cmp(example.path, path, shallow=False):
+                    return example
+            except OSError:
+                return None
+    return None

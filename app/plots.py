@@ -1,11 +1,11 @@
 """Pure functions from arrays to what the page shows: a probability table, a genre strip, Grad-CAM panels.
 
 Nothing here draws a matplotlib figure: one costs about 30 ms, so a page of 20 panels would
-cost more than the analysis itself. The genre strip is drawn directly (a colormap look-up
-table indexes a uint8 array; Pillow adds the axes). The Grad-CAM panels are HTML: each
-segment becomes a tiny image with one pixel per (frame, coefficient), which the browser
-scales up, with its title, ticks and axis labels as text. Matplotlib supplies only its
-colormaps and the DejaVu Sans font.
+cost more than the analysis itself. Both pictures are HTML around tiny PNG images that the
+browser scales up: the genre strip's colours (a colormap look-up table indexes a uint8 array)
+and, per segment, one pixel per (frame, coefficient) of Grad-CAM over the MFCC. Titles, ticks
+and axis labels are text, so they stay readable at any width. Matplotlib supplies only its
+colormaps.
 
 Times on axes are seconds within the recording (min:s from a minute on).
 """
@@ -18,33 +18,20 @@ import html
 import math
 import struct
 import zlib
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
 
 HEAT_COLORMAP = "inferno"  # Grad-CAM: dark = little evidence, bright yellow = most
 STRIP_COLORMAP = "viridis"  # genre-over-time probabilities
 HEAT_OPACITY = 0.9  # opacity of the hottest Grad-CAM cells over the MFCC
 HEAT_GAMMA = 0.8  # opacity grows as heat ** gamma: cold cells leave the MFCC visible
 MFCC_CLIP_SIGMAS = 2.5  # the grey MFCC image spans mean +- this many standard deviations
-FONT_SIZE = 12
-TEXT = (33, 33, 33)
-BACKGROUND = (255, 255, 255)
-FRAME = (90, 90, 90)
 
 
 # --- small drawing helpers ---------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def font(size: int = FONT_SIZE) -> ImageFont.FreeTypeFont:
-    """DejaVu Sans from matplotlib's data (it has the dash, dot and percent glyphs we use)."""
-    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    return ImageFont.truetype(str(path), size)
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,46 +81,6 @@ def time_label(*, minutes: bool) -> str:
     return "time in recording (min:s)" if minutes else "time in recording (s)"
 
 
-def _draw_frame(draw: ImageDraw.ImageDraw, x0: int, y0: int, width: int, height: int) -> None:
-    draw.rectangle((x0 - 1, y0 - 1, x0 + width, y0 + height), outline=FRAME)
-
-
-def _draw_x_ticks(
-    draw: ImageDraw.ImageDraw, pixels: Sequence[float], labels: Sequence[str], *, baseline: int
-) -> None:
-    for pixel, text in zip(pixels, labels):
-        x = int(round(pixel))
-        draw.line((x, baseline, x, baseline + 3), fill=FRAME)
-        draw.text((x, baseline + 4), text, font=font(), fill=TEXT, anchor="mt")
-
-
-def _draw_y_ticks(
-    draw: ImageDraw.ImageDraw, pixels: Sequence[float], labels: Sequence[str], *, axis: int
-) -> None:
-    for pixel, text in zip(pixels, labels):
-        y = int(round(pixel))
-        draw.line((axis - 4, y, axis - 1, y), fill=FRAME)
-        draw.text((axis - 6, y), text, font=font(), fill=TEXT, anchor="rm")
-
-
-@functools.lru_cache(maxsize=8)
-def _colour_bar(lut_name: str, height: int, width: int = 8) -> np.ndarray:
-    """(height, width, 3) vertical colour bar, the top colour being the maximum."""
-    column = apply_lut(np.linspace(1.0, 0.0, height), colormap_lut(lut_name))
-    return np.repeat(column[:, np.newaxis, :], width, axis=1)
-
-
-def _paste_colour_bar(
-    canvas: Image.Image, draw: ImageDraw.ImageDraw, *, lut_name: str, x: int, y: int, height: int,
-    top_label: str, bottom_label: str,
-) -> None:
-    bar = _colour_bar(lut_name, height)
-    canvas.paste(Image.fromarray(bar), (x, y))
-    _draw_frame(draw, x, y, bar.shape[1], height)
-    draw.text((x + bar.shape[1] + 3, y), top_label, font=font(10), fill=TEXT, anchor="lt")
-    draw.text((x + bar.shape[1] + 3, y + height), bottom_label, font=font(10), fill=TEXT, anchor="lb")
-
-
 # --- probability chart -------------------------------------------------------------------
 
 
@@ -168,112 +115,127 @@ def probability_table(genres: Sequence[str], probabilities: np.ndarray) -> pd.Da
 def segment_boundaries(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Where each segment's column begins and ends on a time axis: (n_segments + 1,) seconds.
 
-    Segments may overlap (the last one ends flush with the recording), so each is drawn over
+    Segments may overlap (a tail segment is the recording's last seconds), so each is drawn over
     the times closer to its own centre than to its neighbours': boundaries lie halfway between
-    consecutive centres, the outer ones at the recording's start and end.
+    consecutive centres, the outer ones at the recording's start and at the last segment's end.
     """
     centres = (np.asarray(starts, dtype=np.float64) + np.asarray(ends, dtype=np.float64)) / 2.0
     inner = (centres[:-1] + centres[1:]) / 2.0
     return np.concatenate([[min(0.0, float(starts[0]))], inner, [float(ends[-1])]])
 
 
-def genre_strip(
+def strip_cells(segment_probabilities: np.ndarray, boundaries: np.ndarray, *, plot_width: int) -> np.ndarray:
+    """The genre strip's colours: one row per genre, ``plot_width`` columns across the time axis.
+
+    Parameters
+    ----------
+    segment_probabilities : (n_segments, n_genres), rows summing to 1.
+    boundaries : (n_segments + 1,) seconds, see `segment_boundaries`.
+
+    Returns
+    -------
+    (n_genres, plot_width, 3) uint8: column x shows the segment drawn over that time.
+    """
+    n_segments = segment_probabilities.shape[0]
+    t0, t1 = float(boundaries[0]), float(boundaries[-1])
+    pixel_times = t0 + (np.arange(plot_width) + 0.5) * (t1 - t0) / plot_width
+    column_segment = np.clip(np.searchsorted(boundaries, pixel_times, side="right") - 1, 0, n_segments - 1)
+    return apply_lut(np.asarray(segment_probabilities, dtype=np.float32)[column_segment].T, colormap_lut(STRIP_COLORMAP))
+
+
+def _segment_buttons(top: np.ndarray, edges: Sequence[float], labels: Sequence[str], *, n_genres: int) -> str:
+    """The strip's ``button.gs-seg`` per segment: its column (``edges`` in percent) with a dot on its top genre."""
+    return "".join(
+        f'<button type="button" class="gs-seg" data-segment="{index}" '
+        f'style="left:{edges[index]:.3f}%;width:{edges[index + 1] - edges[index]:.3f}%" '
+        f'title="{html.escape(label)}" aria-label="{html.escape(label)}">'
+        f'<span class="gs-dot" style="top:{100.0 * (row + 0.5) / n_genres:.2f}%"></span></button>'
+        for index, (label, row) in enumerate(zip(labels, top))
+    )
+
+
+def genre_strip_html(
     genres: Sequence[str],
     segment_probabilities: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     *,
+    labels: Sequence[str],
+    title: str = "Genre over time",
+    note: str = "",
     plot_width: int = 720,
-    row_height: int = 16,
-) -> np.ndarray:
-    """Genre over time: one row per genre, colour = probability, a dot on each segment's top genre.
+) -> str:
+    """Genre over time as HTML: one row per genre, colour = probability, a dot on each segment's top genre.
+
+    The colours are one small PNG (`strip_cells`) stretched over the plot; names, ticks and the
+    colour scale are text, readable on a phone. Each segment is a ``button.gs-seg[data-segment=i]``
+    over its column, titled with its label (the page jumps to its Grad-CAM panel).
 
     Parameters
     ----------
     genres : (n_genres,) row names, drawn top to bottom in this order.
     segment_probabilities : (n_segments, n_genres), rows summing to 1.
     starts, ends : (n_segments,) seconds within the recording.
-    plot_width : pixels of the time axis.
-    row_height : pixels per genre row.
+    labels : one per segment, e.g. "4. 9.0–12.0 s · rock 64%".
+    title, note : a heading above the plot and a sentence below it.
+    plot_width : columns of the colour image.
 
     Returns
     -------
-    (height, width, 3) uint8 RGB image with the genre names on the y axis, time in seconds
-    (or min:s beyond a minute) on the x axis and a colour bar from 0 to 100 %.
+    An HTML fragment ``div.gs-figure`` (styles: STRIP_CSS).
     """
     segment_probabilities = np.asarray(segment_probabilities, dtype=np.float32)
     n_segments, n_genres = segment_probabilities.shape
-    if n_genres != len(genres) or len(starts) != n_segments or len(ends) != n_segments or n_segments == 0:
-        raise ValueError("genre_strip needs (n_segments, n_genres) probabilities and n_segments starts and ends")
+    if n_genres != len(genres) or not len(starts) == len(ends) == len(labels) == n_segments or n_segments == 0:
+        raise ValueError("needs (n_segments, n_genres) probabilities and n_segments starts, ends and labels")
     boundaries = segment_boundaries(starts, ends)
     t0, t1 = float(boundaries[0]), float(boundaries[-1])
-    pixel_times = t0 + (np.arange(plot_width) + 0.5) * (t1 - t0) / plot_width
-    column_segment = np.clip(np.searchsorted(boundaries, pixel_times, side="right") - 1, 0, n_segments - 1)
-    cells = apply_lut(segment_probabilities[column_segment].T, colormap_lut(STRIP_COLORMAP))  # (genres, px, 3)
-    block = np.repeat(cells, row_height, axis=0)
-
-    # Mark the top genre of each segment at the centre of its column.
-    top = np.argmax(segment_probabilities, axis=1)
-    centres = (np.asarray(starts) + np.asarray(ends)) / 2.0
-    centre_px = np.clip(((centres - t0) / (t1 - t0) * plot_width).astype(int), 0, plot_width - 1)
-
     minutes = t1 >= 60.0
-    template, (left, top_margin) = _strip_template(tuple(genres), plot_width, row_height, minutes)
-    canvas = template.copy()
-    canvas.paste(Image.fromarray(block), (left, top_margin))
-    draw = ImageDraw.Draw(canvas)
-    radius = max(2, min(row_height // 4, plot_width // max(1, 3 * n_segments)))
-    for pixel, row in zip(centre_px, top):
-        cx, cy = left + int(pixel), top_margin + int(row) * row_height + row_height // 2
-        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(255, 255, 255), outline=(0, 0, 0))
-    ticks = time_ticks(t0, t1, max_ticks=10)
-    _draw_x_ticks(
-        draw,
-        [left + (tick - t0) / (t1 - t0) * plot_width for tick in ticks],
-        [format_time(tick, minutes=minutes) for tick in ticks],
-        baseline=top_margin + n_genres * row_height,
+    edges = 100.0 * (boundaries - t0) / (t1 - t0)  # percent of the plot's width
+    buttons = _segment_buttons(np.argmax(segment_probabilities, axis=1), edges, labels, n_genres=n_genres)
+    names = "".join(f"<span>{html.escape(genre)}</span>" for genre in genres)
+    ticks = "".join(
+        f'<span style="left:{100.0 * (tick - t0) / (t1 - t0):.2f}%">{format_time(tick, minutes=minutes)}</span>'
+        for tick in time_ticks(t0, t1, max_ticks=8)
     )
-    return np.asarray(canvas)
-
-
-@functools.lru_cache(maxsize=16)
-def _strip_template(
-    genres: tuple[str, ...], plot_width: int, row_height: int, minutes: bool
-) -> tuple[Image.Image, tuple[int, int]]:
-    """The parts of `genre_strip` that do not depend on the recording, drawn once.
-
-    Returns the canvas (genre names, frame, colour bar, time-axis label) and the (x, y)
-    pixel of the plot area's top-left corner.
-    """
-    n_genres = len(genres)
-    name_width = max(font().getbbox(name)[2] for name in genres)
-    left, right, top_margin, bottom = name_width + 14, 52, 8, 36
-    plot_height = n_genres * row_height
-    canvas = Image.new("RGB", (left + plot_width + right, top_margin + plot_height + bottom), BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    _draw_frame(draw, left, top_margin, plot_width, plot_height)
-    draw.text((left + plot_width // 2, top_margin + plot_height + 20), time_label(minutes=minutes),
-              font=font(), fill=TEXT, anchor="mt")
-    _draw_y_ticks(
-        draw,
-        [top_margin + row * row_height + row_height / 2 for row in range(n_genres)],
-        list(genres),
-        axis=left,
+    cells = png_data_uri(strip_cells(segment_probabilities, boundaries, plot_width=plot_width))
+    return (
+        f'<div class="gs-figure"><h3 class="gs-title">{html.escape(title)}</h3>'
+        f'<div class="gs-strip" style="--gs-rows:{n_genres}">'
+        f'<div class="gs-names">{names}</div>'
+        f'<div class="gs-plot"><img class="gs-cells" src="{cells}" alt="{html.escape(title)}: '
+        f'probability of each genre in each segment">{buttons}</div>'
+        f'<div class="gs-scale"><span>100%</span>'
+        f'<span class="gs-gradient" style="background:{_gradient_css(STRIP_COLORMAP, direction="to top")}"></span>'
+        f"<span>0%</span></div>"
+        f'<div class="gs-xticks">{ticks}</div>'
+        f'<div class="gs-xlabel">{time_label(minutes=minutes)}</div></div>'
+        + (f'<p class="gs-note">{html.escape(note)}</p>' if note else "")
+        + "</div>"
     )
-    _paste_colour_bar(canvas, draw, lut_name=STRIP_COLORMAP, x=left + plot_width + 10, y=top_margin,
-                      height=plot_height, top_label="100%", bottom_label="0%")
-    return canvas, (left, top_margin)
 
 
-def image_html(image: np.ndarray, *, alt: str, css_class: str = "gc-strip") -> str:
-    """(height, width, 3) uint8 RGB -> an ``<img>`` holding it as a PNG data URI.
-
-    The page gets the picture inside the reply itself: no file written on the server and no
-    second request from the browser, which for a picture this small costs more than drawing it.
-    """
-    height, width = image.shape[:2]
-    return (f'<img class="{css_class}" src="{png_data_uri(image)}" width="{width}" height="{height}" '
-            f'alt="{html.escape(alt)}" style="max-width:100%;height:auto">')
+# Styles for `genre_strip_html`; the app scopes them to the strip's component.
+STRIP_CSS = """
+.gs-title { margin: 0 0 .4em; font-size: 1.05em; }
+.gs-strip { display: grid; grid-template-columns: max-content minmax(0, 1fr) max-content;
+            grid-template-rows: auto 1.5em auto; column-gap: .4em; font-size: 12px; line-height: 1; }
+.gs-names { grid-area: 1 / 1; display: grid; grid-template-rows: repeat(var(--gs-rows), 1.4em); text-align: right; }
+.gs-names span { align-self: center; }
+.gs-plot { grid-area: 1 / 2; position: relative; height: calc(var(--gs-rows) * 1.4em); border: 1px solid #5a5a5a; }
+.gs-cells { position: absolute; inset: 0; width: 100%; height: 100%; image-rendering: pixelated; display: block; }
+.gs-seg { position: absolute; top: 0; bottom: 0; margin: 0; padding: 0; border: 0; background: transparent;
+          cursor: pointer; min-width: 0; }
+.gs-seg:hover, .gs-seg:focus-visible { outline: 2px solid #fff; outline-offset: -2px; }
+.gs-dot { position: absolute; left: 50%; width: 7px; height: 7px; transform: translate(-50%, -50%);
+          border-radius: 50%; background: #fff; border: 1px solid #000; pointer-events: none; }
+.gs-scale { grid-area: 1 / 3; display: flex; flex-direction: column; align-items: center; gap: .2em; }
+.gs-gradient { flex: 1; width: .7em; border: 1px solid #5a5a5a; }
+.gs-xticks { grid-area: 2 / 2; position: relative; }
+.gs-xticks span { position: absolute; top: .3em; transform: translateX(-50%); white-space: nowrap; }
+.gs-xlabel { grid-area: 3 / 2; text-align: center; }
+.gs-note { margin: .5em 0 0; font-size: .9em; }
+"""
 
 
 # --- Grad-CAM over MFCC ------------------------------------------------------------------
@@ -363,9 +325,67 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
 
-def _gradient_css(lut_name: str, *, stops: int = 9) -> str:
+def _gradient_css(lut_name: str, *, stops: int = 9, direction: str = "to right") -> str:
     colours = colormap_lut(lut_name)[np.linspace(0, 255, stops).round().astype(int)]
-    return "linear-gradient(to right, " + ", ".join(f"rgb({r},{g},{b})" for r, g, b in colours) + ")"
+    return f"linear-gradient({direction}, " + ", ".join(f"rgb({r},{g},{b})" for r, g, b in colours) + ")"
+
+
+def _panel_figure(
+    cells: np.ndarray, start: float, title: str, *, index: int, seconds_per_frame: float, span: float, minutes: bool,
+    coefficient_ticks: str, strength: float | None, playable: bool,
+) -> str:
+    """One ``figure.gc-panel`` of `heatmap_html`: (n_mfcc, frames, 3) cells starting at ``start`` seconds."""
+    left = start - seconds_per_frame / 2.0  # the image's left edge in seconds
+    ticks = time_ticks(left, left + span, max_ticks=4)
+    step = float(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    decimals = 0 if step.is_integer() else 1
+    time_spans = "".join(
+        f'<span style="left:{100.0 * (tick - left) / span:.2f}%">'
+        f"{format_time(tick, minutes=minutes, decimals=decimals)}</span>"
+        for tick in ticks
+    )
+    escaped = html.escape(title)
+    bar = ""
+    if strength is not None:
+        bar = (
+            f'<div class="gc-strength" data-strength="{strength:.4f}" title="evidence strength: {strength:.0%} of the '
+            f'segment\'s top genre"><span style="width:{100.0 * strength:.1f}%"></span></div>'
+        )
+    listen = ""
+    if playable:
+        listen = (
+            '<div class="gc-listen"><button type="button" class="gc-play">▶ Play this segment</button>'
+            '<audio class="gc-audio" controls preload="none" hidden></audio></div>'
+        )
+    return (
+        f'<figure class="gc-panel" data-segment="{index}">'
+        f"<figcaption>{escaped}</figcaption>{bar}"
+        '<div class="gc-plot">'
+        '<div class="gc-ylabel">MFCC</div>'
+        f'<div class="gc-yticks">{coefficient_ticks}</div>'
+        f'<img class="gc-cells" src="{png_data_uri(cells)}" alt="Grad-CAM over the MFCC, {escaped}">'
+        f'<div class="gc-xticks">{time_spans}</div>'
+        f'<div class="gc-xlabel">{time_label(minutes=minutes)}</div>'
+        f"</div>{listen}</figure>"
+    )
+
+
+def _checked_page(
+    features: np.ndarray, heatmaps: np.ndarray, *, n_titles: int, starts: np.ndarray, strengths: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`heatmap_html`'s inputs as float32, checked; the heat multiplied by each panel's strength."""
+    features = np.asarray(features, dtype=np.float32)
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    if features.shape != heatmaps.shape or features.ndim != 3:
+        raise ValueError(f"features {features.shape} and heatmaps {heatmaps.shape} must both be (n, frames, n_mfcc)")
+    if not len(starts) == n_titles == features.shape[0]:
+        raise ValueError("one start and one title per segment")
+    if strengths is not None:
+        strengths = np.clip(np.nan_to_num(np.asarray(strengths, dtype=np.float32), nan=0.0), 0.0, 1.0)
+        if strengths.shape != (features.shape[0],):
+            raise ValueError(f"one strength per segment, got {strengths.shape}")
+        heatmaps = np.nan_to_num(heatmaps, nan=0.0) * strengths[:, np.newaxis, np.newaxis]
+    return features, heatmaps, strengths
 
 
 def heatmap_html(
@@ -376,72 +396,58 @@ def heatmap_html(
     seconds_per_frame: float,
     titles: Sequence[str],
     minutes: bool = False,
+    strengths: np.ndarray | None = None,
+    first_index: int = 0,
+    recording: str | None = None,
 ) -> str:
     """A page of Grad-CAM panels as HTML: one figure per segment with labelled axes.
 
-    Each figure holds the segment's `heatmap_cells` as a PNG data URI (scaled up by the
-    browser, see HEATMAP_CSS) with its title above, MFCC coefficient ticks on the left and
-    time ticks in seconds within the recording below; one colour legend serves the page.
-    All panels share one grey scale (`mfcc_display_range` over the page).
+    Each figure holds the segment's `heatmap_cells` as a PNG data URI (scaled up by the browser,
+    see HEATMAP_CSS) with its title above, MFCC coefficient ticks on the left and time ticks in
+    seconds within the recording below; one colour legend and one grey scale serve the page.
 
     Parameters
     ----------
     features : (n_segments, frames, n_mfcc) raw MFCC (channel 0 of the classifier's features).
-    heatmaps : (n_segments, frames, n_mfcc) Grad-CAM in [0, 1].
+    heatmaps : (n_segments, frames, n_mfcc) Grad-CAM in [0, 1], each scaled to its own maximum.
     starts : (n_segments,) seconds within the recording of each segment's first frame.
     seconds_per_frame : seconds between MFCC frames.
     titles : one per segment, e.g. "3.0–6.0 s · rock 64%".
     minutes : label times in min:s (recordings of a minute or more).
+    strengths : (n_segments,) in [0, 1]: how strong each panel's evidence is next to the strongest
+        (the heat is multiplied by it, and a bar shows it); None draws every panel at full strength.
+    first_index : the recording's index of the first segment (``figure[data-segment]``).
+    recording : an opaque key of the recording; with one, each figure has a "Play" button
+        (``button.gc-play``) and an empty ``audio.gc-audio`` that the page fills with the segment.
 
     Returns
     -------
     An HTML fragment: ``div.gc-page`` holding a ``p.gc-legend`` and one ``figure.gc-panel``
     per segment.
     """
-    features = np.asarray(features, dtype=np.float32)
-    heatmaps = np.asarray(heatmaps, dtype=np.float32)
-    if features.shape != heatmaps.shape or features.ndim != 3:
-        raise ValueError(f"features {features.shape} and heatmaps {heatmaps.shape} must both be (n, frames, n_mfcc)")
-    if not len(starts) == len(titles) == features.shape[0]:
-        raise ValueError("one start and one title per segment")
+    features, heatmaps, strengths = _checked_page(features, heatmaps, n_titles=len(titles), starts=starts,
+                                                  strengths=strengths)
     _, frames, n_mfcc = features.shape
-    display_range = mfcc_display_range(features)
     coefficient_ticks = "".join(
-        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>'
-        for index in range(0, n_mfcc, 5)
+        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>' for index in range(0, n_mfcc, 5)
     )
     span = frames * seconds_per_frame  # pixel k shows frame k, centred on start + k * seconds_per_frame
-    cells = heatmap_cells(features, heatmaps, display_range=display_range)  # (n, n_mfcc, frames, 3)
-    figures = []
-    for segment_cells, start, title in zip(cells, starts, titles):
-        left = float(start) - seconds_per_frame / 2.0  # the image's left edge in seconds
-        ticks = time_ticks(left, left + span, max_ticks=4)
-        step = float(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
-        decimals = 0 if step.is_integer() else 1
-        time_spans = "".join(
-            f'<span style="left:{100.0 * (tick - left) / span:.2f}%">'
-            f"{format_time(tick, minutes=minutes, decimals=decimals)}</span>"
-            for tick in ticks
+    cells = heatmap_cells(features, heatmaps, display_range=mfcc_display_range(features))  # (n, n_mfcc, frames, 3)
+    figures = [
+        _panel_figure(
+            segment_cells, float(start), title, index=first_index + number, seconds_per_frame=seconds_per_frame,
+            span=span, minutes=minutes, coefficient_ticks=coefficient_ticks,
+            strength=None if strengths is None else float(strengths[number]), playable=recording is not None,
         )
-        uri = png_data_uri(segment_cells)
-        escaped = html.escape(title)
-        figures.append(
-            '<figure class="gc-panel">'
-            f"<figcaption>{escaped}</figcaption>"
-            '<div class="gc-plot">'
-            '<div class="gc-ylabel">MFCC</div>'
-            f'<div class="gc-yticks">{coefficient_ticks}</div>'
-            f'<img class="gc-cells" src="{uri}" alt="Grad-CAM over the MFCC, {escaped}">'
-            f'<div class="gc-xticks">{time_spans}</div>'
-            f'<div class="gc-xlabel">{time_label(minutes=minutes)}</div>'
-            "</div></figure>"
-        )
+        for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles))
+    ]
     legend = (
         '<p class="gc-legend"><span>Grad-CAM evidence: low</span>'
         f'<span class="gc-gradient" style="background:{_gradient_css(HEAT_COLORMAP)}"></span>'
         "<span>high</span><span>· grey underneath: the MFCC value (dark = low, light = high)</span></p>"
     )
-    return f'<div class="gc-page">{legend}<div class="gc-grid">{"".join(figures)}</div></div>'
+    key = f' data-recording="{html.escape(recording)}"' if recording is not None else ""
+    return f'<div class="gc-page"{key}>{legend}<div class="gc-grid">{"".join(figures)}</div></div>'
 
 
 # Styles for `heatmap_html`; the app scopes them to the heatmap component.
@@ -461,4 +467,25 @@ HEATMAP_CSS = """
 .gc-xticks { grid-area: 2 / 3; position: relative; }
 .gc-xticks span { position: absolute; top: .15em; transform: translateX(-50%); line-height: 1; }
 .gc-xlabel { grid-area: 3 / 3; text-align: center; }
+.gc-strength { height: .35em; margin: 0 auto .3em; width: 60%; background: #ddd; border-radius: .2em; overflow: hidden; }
+.gc-strength span { display: block; height: 100%; background: #c2410c; }
+.gc-listen { margin: .3em 0 0 2.9em; }
+.gc-listen audio { width: 100%; height: 2.2em; }
+.gc-play { font: inherit; font-size: .85em; padding: .15em .6em; border: 1px solid #999; border-radius: .3em;
+           background: transparent; color: inherit; cursor: pointer; }
+.gc-panel.gc-jumped { outline: 3px solid #f97316; outline-offset: 3px; }
+@media (max-width: 480px) { .gc-grid { grid-template-columns: minmax(0, 1fr); } }
 """
+
+
+def wav_data_uri(samples: np.ndarray, *, sample_rate: int) -> str:
+    """(n_samples,) float audio in [-1, 1] -> "data:audio/wav;base64,..." (16-bit PCM, mono).
+
+    A 3-s segment at 22050 Hz is 132 kB (176 kB as base64), sent only when its Play button asks.
+    """
+    pcm = np.round(np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32)), -1.0, 1.0) * 32767.0).astype("<i2")
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, 1, sample_rate,
+        2 * sample_rate, 2, 16, b"data", pcm.nbytes,
+    )
+    return "data:audio/wav;base64," + base64.b64encode(header + pcm.tobytes()).decode("ascii")

@@ -143,13 +143,13 @@ def _measure_app(args, recordings: dict[str, Path], scratch: Path) -> dict:
     """Item 4 and the cold start, or the reason they were left out."""
     if args.skip_app:
         return {"skipped": "--skip-app"}
-    from benchmarks.serving import PING_API, measure_app, running_app
+    from benchmarks.serving import measure_app, running_app
 
     copies = {}
     for key, path in recordings.items():
         folder = scratch / f"uploads-{key}"
         folder.mkdir()
-        copies[key] = distinct_copies(path, count=2 * (args.repeats + 1) + 2, out=folder)  # + cold start, + probe
+        copies[key] = distinct_copies(path, count=2 * (args.repeats + 1) + 2, out=folder)  # + cold start, + ping warm-up
     first = copies["30s"].pop()
     print("starting the app ...", file=sys.stderr, flush=True)
     try:
@@ -158,11 +158,6 @@ def _measure_app(args, recordings: dict[str, Path], scratch: Path) -> dict:
             results.update(measure_app(app, copies, repeats=args.repeats))
     except RuntimeError as error:
         return {"skipped": str(error)}
-    if results["30s"]["gradio_minimum"] is None:
-        results["note"] = (
-            f"the app has no {PING_API!r} endpoint (the same gr.Audio filepath input, a constant reply): "
-            "Gradio's minimum is not measured"
-        )
     return results
 
 

@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.app_with_ping import PING_API
 from benchmarks.clips import REPO
 from benchmarks.timing import Timing, measure, measure_rounds
 
 CLASSIFY_API = "/classify"
-PING_API = "/ping_upload"  # the same upload to an endpoint that returns a constant: Gradio's own cost
 START_TIMEOUT_S = 180.0
 
 
@@ -51,7 +51,8 @@ def _tail(log: Path, *, lines: int = 5) -> str:
 
 @contextlib.contextmanager
 def running_app(*, model_path: Path, first_clip: Path, scratch: Path):
-    """Start ``python -m app`` on a free local port; yield it once it has served ``first_clip``.
+    """Start the app (``python -m app`` with the benchmark's ``/ping_upload``, `benchmarks.app_with_ping`)
+    on a free local port; yield it once it has served ``first_clip``.
 
     The cold start runs from just before the process starts to the first classify result in
     hand (connection retried until the server answers). The app is stopped on exit.
@@ -64,7 +65,7 @@ def running_app(*, model_path: Path, first_clip: Path, scratch: Path):
     url = f"http://127.0.0.1:{port}/"
     log = scratch / "app.log"
     downloads = scratch / "downloads"
-    command = [sys.executable, "-m", "app", "--port", str(port), "--model", str(model_path)]
+    command = [sys.executable, "-m", "benchmarks.app_with_ping", "--port", str(port), "--model", str(model_path)]
     # the app's uploads (copies of GTZAN audio) go to the scratch folder and leave with it
     environment = {**_environment(), "GRADIO_TEMP_DIR": str(scratch / "gradio")}
     started = time.perf_counter()
@@ -106,16 +107,11 @@ def measure_app(app: RunningApp, copies: dict[str, list[Path]], *, repeats: int)
     def request(key: str, api_name: str):
         return lambda: app.request(next(uploads[key]), api_name)
 
-    try:  # the constant endpoint is undocumented in the API page: ask for it directly
-        app.request(next(uploads[next(iter(copies))]), PING_API)
-        has_ping = True
-    except Exception:
-        has_ping = False
+    app.request(next(uploads[next(iter(copies))]), f"/{PING_API}")  # warm-up
     calls = {}
     for key in copies:
         calls[(key, "app_request")] = request(key, CLASSIFY_API)
-        if has_ping:
-            calls[(key, "gradio_minimum")] = request(key, PING_API)
+        calls[(key, "gradio_minimum")] = request(key, f"/{PING_API}")
     timings = measure_rounds(calls, repeats=repeats)
     return {key: {name: timings.get((key, name)) for name in ("app_request", "gradio_minimum")} for key in copies}
 

@@ -82,7 +82,7 @@ def _read_file(source: Union[str, Path, bytes], *, max_seconds: float) -> tuple[
     if not isinstance(source, bytes):
         path = Path(source)
         if not path.is_file():
-            raise AudioInputError(f"No such file: {path.name}")
+            raise AudioInputError(f"No such file: {source}")
         if path.stat().st_size == 0:
             raise AudioInputError("The file is empty (0 bytes).")
     elif len(source) == 0:

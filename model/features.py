@@ -5,9 +5,9 @@ saved into the model's metadata when it is trained, and `model.artifact` refuses
 load a model whose metadata disagrees with `FeatureConfig()` built from this module.
 
 Pipeline: decoded mono audio at SAMPLE_RATE -> loudness normalised -> one MFCC matrix
-for the whole recording -> sliced into segments of FRAMES_PER_SEGMENT frames,
-SEGMENT_HOP_FRAMES apart (back to back; training slices its clips with more overlap,
-see training/train.py). A recording shorter than one segment is repeated
+for the whole recording -> sliced into segments of FRAMES_PER_SEGMENT frames, one every
+SEGMENT_HOP_SECONDS exactly (back to back; training slices its clips with more overlap,
+see training/train.py), plus a tail segment for a rest of at least MIN_SECONDS. A recording shorter than one segment is repeated
 (looped) to fill it, so the network always sees music rather than padding silence.
 """
 
@@ -179,11 +179,12 @@ def mfcc(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray
 
 
 def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
-    """First frame of every segment: a regular grid whose last segment ends flush with the recording.
+    """First frame of every segment: one every ``segment_hop_seconds`` exactly, then the tail.
 
-    When the grid stops short of the end, its last segment is moved later if that leaves no
-    frame uncovered (a 30.0-s recording: 1 frame), otherwise one more segment is added, flush
-    with the end; so no two segments are near-duplicates.
+    Segment k starts on the frame at or just before k * ``segment_hop_seconds`` (exact steps: the
+    start is never more than one frame early and never drifts). After the last segment that fits,
+    a rest that may reach MIN_SECONDS (to the frame) gets one more segment, the tail, which ends
+    with the recording and so overlaps the one before it; a rest surely shorter is left out.
 
     Parameters
     ----------
@@ -191,19 +192,18 @@ def segment_frame_starts(n_frames: int, *, config: FeatureConfig = DEFAULT_CONFI
 
     Returns
     -------
-    (n_segments,) int64, increasing, consecutive starts at most ``frames_per_segment`` apart
-    (every frame is covered); the last segment ends at ``n_frames``.
+    (n_segments,) int64, increasing; every segment lies within the ``n_frames`` frames.
     """
     width = config.frames_per_segment
     if n_frames < width:
         raise ValueError(f"need at least {width} frames, got {n_frames}")
-    starts = np.arange(0, n_frames - width + 1, config.segment_hop_frames, dtype=np.int64)
-    remainder = n_frames - (int(starts[-1]) + width)
-    if remainder > 0:
-        if starts.size > 1 and int(starts[-1] - starts[-2]) + remainder <= width:
-            starts[-1] += remainder
-        else:
-            starts = np.append(starts, n_frames - width)
+    hop_samples = round(config.segment_hop_seconds * config.sample_rate)
+    # the largest k whose start (k * hop_samples) // hop_length is at most n_frames - width
+    count = ((n_frames - width + 1) * config.hop_length - 1) // hop_samples + 1
+    starts = (np.arange(count, dtype=np.int64) * hop_samples) // config.hop_length
+    rest = n_frames - (int(starts[-1]) + width)  # frames; the audio's rest is shorter than rest + 1 of them
+    if (rest + 1) * config.hop_length > MIN_SECONDS * config.sample_rate:
+        starts = np.append(starts, n_frames - width)
     return starts
 
 
@@ -252,7 +252,10 @@ class Segments:
     Attributes
     ----------
     features : (n_segments, frames_per_segment, n_mfcc, n_channels) float32, not normalised.
-    starts, ends : (n_segments,) float64 seconds within the recording (ends clipped to its duration).
+    starts, ends : (n_segments,) float64 seconds within the recording: k * segment_hop_seconds and
+        segment_seconds later (clipped to the duration); a tail segment (see `segment_frame_starts`)
+        is the last segment_seconds of the recording. A rest under MIN_SECONDS after the last
+        segment is in none.
     duration : seconds of audio that was analysed.
     looped : True when the recording was shorter than one segment and was repeated to fill it.
     statistics : (38,) `clip_statistics` of the whole recording; empty when n_mfcc < 20.
@@ -267,7 +270,7 @@ class Segments:
 
 
 def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> Segments:
-    """Cut a recording into overlapping MFCC segments.
+    """Cut a recording into MFCC segments (see `segment_frame_starts`).
 
     Parameters
     ----------
@@ -287,9 +290,11 @@ def mfcc_segments(y: np.ndarray, *, config: FeatureConfig = DEFAULT_CONFIG) -> S
     starts = segment_frame_starts(matrix.shape[0], config=config)
     window = np.arange(config.frames_per_segment)
     features = matrix[starts[:, np.newaxis] + window]  # (n_segments, frames, n_mfcc, channels)
-    start_seconds = starts * config.seconds_per_frame
+    steps = np.arange(starts.size)
+    on_grid = starts == (steps * round(config.segment_hop_seconds * config.sample_rate)) // config.hop_length
+    # exact steps; the tail (off the grid) is the last segment_seconds of the recording
+    start_seconds = np.where(on_grid, steps * config.segment_hop_seconds, max(0.0, duration - config.segment_seconds))
     end_seconds = np.minimum(start_seconds + config.segment_seconds, duration)
-    end_seconds[-1] = duration  # the last segment ends on the last frame, whose window reaches the end
     return Segments(
         features=np.ascontiguousarray(features, dtype=np.float32),
         starts=start_seconds,

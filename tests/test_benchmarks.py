@@ -56,3 +56,16 @@ def test_benchmark_prints_every_in_process_measure(tmp_path, gtzan_dir, a_full_c
         for measure in ("floor", "classify", "classify_gradcam", "gradcam", "seed", "seed_our_network"):
             assert results[clip][measure]["median_s"] > 0
     assert results["app"] == {"skipped": "--skip-app"} and results["cli"] is None
+
+
+@pytest.mark.slow
+def test_serving_measure_times_the_app_and_its_ping(tmp_path, a_full_clip):
+    """The app the benchmark starts has the benchmark's own /ping_upload (the app itself has none)."""
+    from benchmarks.clips import distinct_copies
+    from benchmarks.serving import measure_app, running_app
+    from model.artifact import DEFAULT_MODEL_PATH
+
+    copies = distinct_copies(a_full_clip, count=8, out=tmp_path)
+    with running_app(model_path=DEFAULT_MODEL_PATH, first_clip=copies.pop(), scratch=tmp_path) as app:
+        timings = measure_app(app, {"30s": copies}, repeats=1)
+    assert timings["30s"]["app_request"].median > timings["30s"]["gradio_minimum"].median > 0

@@ -94,34 +94,48 @@ def screenshot_path(name: str) -> Path:
     return ARTIFACTS / f"{name}.png"
 
 
-def readme_screenshot(url: str, out: Path, *, example: int = 3, panel_rows: int = 2) -> None:
-    """Save the README's picture of ``url`` after clicking example number ``example``.
+PHONE_VIEWPORT = {"width": 390, "height": 844}
 
-    The page from the top down to the end of the first ``panel_rows`` rows of Grad-CAM panels,
-    1280 px wide (about 300 KB as PNG).
+
+def readme_screenshot(
+    url: str, out: Path, *, example: int = 3, panel_rows: int = 2, viewport: dict = VIEWPORT, start: str | None = None
+) -> None:
+    """Save a README picture of ``url`` after clicking example number ``example``.
+
+    The page from the top (or from the element ``start`` selects) down to the end of the first
+    ``panel_rows`` rows of Grad-CAM panels, ``viewport`` wide.
     """
     with chromium() as browser:
-        page = browser.new_page(viewport=VIEWPORT)
+        page = browser.new_page(viewport=viewport)
         page.goto(url)
         page.locator("#examples button.gallery-item").nth(example).click()
         page.locator("#heatmaps img.gc-cells").first.wait_for(state="visible", timeout=120_000)
         page.wait_for_load_state("networkidle")
         page.mouse.move(0, 0)  # no hover highlight in the picture
+        scroll = page.evaluate("window.scrollY")
         panels = page.locator("#heatmaps figure.gc-panel")
         columns = len({round(box["x"]) for box in (panels.nth(i).bounding_box() for i in range(panels.count()))})
         last = panels.nth(min(panels.count(), columns * panel_rows) - 1).bounding_box()
-        bottom = int(last["y"] + last["height"] + 6 + page.evaluate("window.scrollY"))
-        page.screenshot(path=out, full_page=True, clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": bottom})
+        bottom = int(last["y"] + last["height"] + 6 + scroll)
+        top = 0 if start is None else max(0, int(page.locator(start).bounding_box()["y"] + scroll - 12))
+        clip = {"x": 0, "y": top, "width": viewport["width"], "height": bottom - top}
+        page.screenshot(path=out, full_page=True, clip=clip)
 
 
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description="Save the README screenshot of a running app.")
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    parser = argparse.ArgumentParser(description="Save the README screenshots of a running app.")
     parser.add_argument("url", help="the running app, e.g. http://127.0.0.1:7861/")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "docs" / "screenshot.png")
+    parser.add_argument("--out", type=Path, default=docs / "screenshot.png", help="the desktop picture")
+    parser.add_argument("--phone-out", type=Path, default=docs / "screenshot-phone.png",
+                        help="the picture 390 px wide, from the result down")
     parser.add_argument("--example", type=int, default=3, help="the example to click, from 0 (default %(default)s)")
     arguments = parser.parse_args()
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     readme_screenshot(arguments.url, arguments.out, example=arguments.example)
-    print(f"wrote {arguments.out} ({arguments.out.stat().st_size // 1024} KB)")
+    readme_screenshot(arguments.url, arguments.phone_out, example=arguments.example, panel_rows=1,
+                      viewport=PHONE_VIEWPORT, start="#result-summary")
+    for path in (arguments.out, arguments.phone_out):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KB)")

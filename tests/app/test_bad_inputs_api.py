@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.handlers import ERROR_TITLE
+from app.page import Outputs
+from app.text import ERROR_TITLE
 from tests import badinputs
 
 pytestmark = pytest.mark.slow
@@ -24,8 +25,6 @@ REQUEST_TIMEOUT = 90.0  # seconds per request on a busy 2-core machine (a 5-s fi
 HOUR_TIMEOUT = 240.0  # the hour-long MP3: decode and analyse 10 minutes (~3 s when idle)
 SERVER_RSS_LIMIT = 3 * 2**30  # bytes; about 1 GB measured, the hour-long MP3 included
 GENERIC = ("something went wrong", "error raised", "upstream gradio app has raised an exception")
-N_OUTPUTS = 9  # classify's outputs, in layout order (app/layout.py)
-NOTE, RESULT = 3, 8
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +63,15 @@ def classify(client, path: Path, *, timeout: float = REQUEST_TIMEOUT):
         pytest.fail(f"no reply for {path.name} within {timeout:.0f} s")
 
 
-def assert_valid(outputs, *, truncated: bool) -> None:
-    assert len(outputs) == N_OUTPUTS
-    result = outputs[RESULT]
+def assert_valid(replied, *, truncated: bool) -> None:
+    outputs = Outputs.from_list(list(replied))
+    result = outputs.result
     probabilities = result["probabilities"]
     assert result["genre"] == max(probabilities, key=probabilities.get)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     assert result["truncated"] is truncated
     if truncated:
-        assert "only its first" in outputs[NOTE] and result["source_seconds"] > result["seconds"]
+        assert "only its first" in outputs.analysis_note and result["source_seconds"] > result["seconds"]
 
 
 def assert_good_request_works(client, folder: Path, index: int) -> None:

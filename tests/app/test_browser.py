@@ -24,6 +24,7 @@ from scipy.signal import resample_poly
 
 from app.about import headline
 from app.examples import load_examples
+from app.text import ERROR_TITLE
 from model.artifact import read_metadata
 from tests.app.browser import (
     VIEWPORT,
@@ -42,6 +43,9 @@ UPLOAD_SECONDS = 10.0  # length of the uploaded excerpt
 MIC_FILE_SECONDS = 6.0  # length of the file the fake microphone plays (looped)
 RECORD_SECONDS = 4.0  # how long the test records
 BAD_AUDIO_MESSAGE = "could not be read as audio"  # part of model/audio.py's message
+ERROR_STAYS_S = 15  # the reason for a bad upload is still on the page this long after
+PHONE = {"width": 390, "height": 844}
+MIN_LABEL_PX = 10  # the genre strip's labels at least this high, at any width
 
 # Records, for every queued event, the endpoint that started it and how it completed. It only
 # reads copies (Response.clone()) of Gradio's own requests; the page behaves exactly as without it.
@@ -164,6 +168,15 @@ def microphone_wav(full_clip, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def full_mp3(full_clip, tmp_path_factory) -> Path:
+    """A whole 30-s GTZAN clip as MP3 (its decoder adds a few ms), written at test time."""
+    samples, rate = soundfile.read(full_clip, dtype="float32")
+    path = tmp_path_factory.mktemp("browser-audio") / f"{full_clip.stem}.mp3"
+    soundfile.write(path, samples[: int(30.0 * rate)], rate, format="MP3", subtype="MPEG_LAYER_III")
+    return path
+
+
+@pytest.fixture(scope="module")
 def not_audio(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("browser-audio") / "notes.wav"
     path.write_text("These are my notes, not a recording.\n" * 40, encoding="utf-8")
@@ -177,7 +190,7 @@ def not_audio(tmp_path_factory) -> Path:
 @contextlib.contextmanager
 def app_page(browser, url: str, name: str, **context_options) -> Iterator:
     """A fresh browser context on the app; a full-page screenshot is saved on the way out."""
-    context = browser.new_context(viewport=VIEWPORT, **context_options)
+    context = browser.new_context(**{"viewport": VIEWPORT, **context_options})
     context.add_init_script(WATCH_EVENTS)
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -235,7 +248,7 @@ def assert_results(page, *, genres: tuple[str, ...], seconds: float, tolerance: 
     analysed_seconds, n_segments = float(match.group(1)), int(match.group(2))
     assert analysed_seconds == pytest.approx(seconds, abs=tolerance), note
 
-    top_genre = page.locator("#top-genre [data-testid=label-output-value]").inner_text().strip().lower()
+    top_genre = page.locator("#result-summary h3").inner_text().split("·")[0].strip().lower()
     assert top_genre in genres
 
     chart = page.locator("#probability-chart")
@@ -244,9 +257,10 @@ def assert_results(page, *, genres: tuple[str, ...], seconds: float, tolerance: 
     axis = chart.locator("[aria-roledescription=axis][aria-label^=X-axis]").get_attribute("aria-label")
     assert f"10 values: {top_genre}," in axis, f"bars sorted with the top genre first: {axis}"
 
-    strip = page.locator("#genre-strip img")
+    strip = page.locator("#genre-strip img.gs-cells")
     strip.wait_for(state="visible")
     assert strip.evaluate("img => img.complete && img.naturalWidth > 0"), "the genre strip image did not load"
+    assert page.locator("#genre-strip button.gs-seg").count() == n_segments
 
     panels = page.locator("#heatmaps figure.gc-panel")
     assert panels.count() == n_segments, f"{panels.count()} Grad-CAM panels for {n_segments} segments"
@@ -255,8 +269,8 @@ def assert_results(page, *, genres: tuple[str, ...], seconds: float, tolerance: 
     assert loaded == n_segments, f"{loaded} of {n_segments} Grad-CAM images loaded"
     captions = panels.locator("figcaption").all_inner_texts()
     for number, caption in enumerate(captions, start=1):
-        caption_match = re.fullmatch(rf"{number}\. [\d.]+–[\d.]+ s · (\w+) \d+%", caption.strip())
-        assert caption_match and caption_match.group(1) in genres, f"panel caption {caption!r}"
+        caption_match = re.fullmatch(rf"{number}\. [\d.]+–[\d.]+ s( \(tail\))? · (\w+) \d+%", caption.strip())
+        assert caption_match and caption_match.group(2) in genres, f"panel caption {caption!r}"
     assert page.locator("#heatmap-note").inner_text().startswith(f"Segments 1–{n_segments} of {n_segments}")
     assert not page.page_errors, f"JavaScript errors on the page: {page.page_errors}"
 
@@ -290,22 +304,34 @@ def test_page_loads(page, metadata):
     assert not page.page_errors, page.page_errors
 
 
-def test_example_shows_chart_and_heatmaps(page, endpoints, metadata):
-    example = load_examples()[0]
+def click_example(page, endpoints, example) -> dict:
+    """Click an example and return its finished, successful event."""
     before = joined_count(page)
     page.locator("#examples button.gallery-item", has_text=example.label).click()
-    event = wait_for_event(page, endpoints["classify_example"], after=before)
+    event = wait_for_event(page, endpoints["show_example"], after=before)
     assert event["success"], event
+    return event
+
+
+def test_example_shows_chart_and_heatmaps_with_its_name_and_the_layout_stays(page, endpoints, metadata):
+    example = load_examples()[0]
+    examples_box = page.locator("#examples")
+    examples_box.locator("button.gallery-item").first.wait_for(state="visible")
+    top_before = examples_box.bounding_box()["y"]
+    event = click_example(page, endpoints, example)
     assert sent_file_name(event) == example.path.name
     seconds = soundfile.info(example.path).duration
     assert_results(page, genres=metadata.genres, seconds=seconds)
+    summary = page.locator("#result-summary").inner_text()
+    assert example.label in summary and example.title in summary, summary
+    assert examples_box.bounding_box()["y"] == pytest.approx(top_before, abs=1), "the examples moved"
 
 
 def click_classify(page, endpoints) -> dict:
     """Click Classify and return its finished, successful event."""
     before = joined_count(page)
     page.locator("#classify-button").click()
-    event = wait_for_event(page, endpoints["classify"], after=before)
+    event = wait_for_event(page, endpoints["show_button"], after=before)
     assert event["success"], event
     return event
 
@@ -314,7 +340,7 @@ def test_upload_and_classify(page, endpoints, metadata, upload_clip):
     before = joined_count(page)
     upload(page, upload_clip)
     # Uploading already analyses the file; the Classify button must do it again on its own.
-    event = wait_for_event(page, endpoints["classify_upload"], after=before)
+    event = wait_for_event(page, endpoints["show_upload"], after=before)
     assert event["success"], event
     event = click_classify(page, endpoints)
     assert sent_file_name(event) == upload_clip.name
@@ -337,28 +363,124 @@ def test_record_through_fake_microphone(playwright, running_app, endpoints, meta
         audio.locator("button:visible", has_text="Stop").click()
         recorded_seconds = time.monotonic() - started
         # Stopping analyses the recording at once; then the Classify button on the same recording.
-        recording = wait_for_event(page, endpoints["classify_recording"], after=before)
+        recording = wait_for_event(page, endpoints["show_recording"], after=before)
         assert recording["success"], recording
         event = click_classify(page, endpoints)
         assert event["data"][0]["path"] == recording["data"][0]["path"], "Classify sent another file"
         assert_results(page, genres=metadata.genres, seconds=recorded_seconds, tolerance=1.0)
 
 
-def test_bad_upload_shows_error_and_page_recovers(page, endpoints, metadata, not_audio, upload_clip, request):
+def test_bad_upload_leaves_its_reason_on_the_page_and_the_page_recovers(
+    page, endpoints, metadata, not_audio, upload_clip, request
+):
     before = joined_count(page)
     upload(page, not_audio)
-    event = wait_for_event(page, endpoints["classify_upload"], after=before)
-    assert not event["success"]
-    assert BAD_AUDIO_MESSAGE in event["error"]
-    toast = page.locator(".toast-body", has_text=BAD_AUDIO_MESSAGE)
-    toast.wait_for(state="visible")
-    assert "Traceback" not in toast.inner_text()
+    event = wait_for_event(page, endpoints["show_upload"], after=before)
+    assert event["success"], event  # the page's own event shows the problem instead of failing
+    summary = page.locator("#result-summary")
+    summary.get_by_text(BAD_AUDIO_MESSAGE).wait_for(state="visible")
+    assert page.locator(".toast-body").count() == 0  # the reason is on the page, titled ERROR_TITLE
+    page.wait_for_timeout(ERROR_STAYS_S * 1000)
+    assert summary.get_by_text(BAD_AUDIO_MESSAGE).is_visible(), "the reason did not stay on the page"
+    assert ERROR_TITLE in summary.inner_text()
+    bare = page.evaluate(
+        """() => [...document.querySelectorAll("body *")]
+            .filter((e) => e.offsetParent !== null && e.textContent.trim() === "Error").length"""
+    )
+    assert bare == 0, "an element shows a bare 'Error'"
+    assert page.locator("#heatmaps figure.gc-panel").count() == 0
     page.screenshot(path=screenshot_path(f"{request.node.name}-error"), full_page=False)
 
     page.locator("#audio-input").get_by_role("button", name="Clear").click()
     page.locator("#audio-input input[type=file]").wait_for(state="attached")
     before = joined_count(page)
     upload(page, upload_clip)
-    event = wait_for_event(page, endpoints["classify_upload"], after=before)
+    event = wait_for_event(page, endpoints["show_upload"], after=before)
     assert event["success"], event
     assert_results(page, genres=metadata.genres, seconds=UPLOAD_SECONDS)
+    assert BAD_AUDIO_MESSAGE not in summary.inner_text()
+
+
+def test_thirty_seconds_of_mp3_are_ten_distinct_segments(page, endpoints, metadata, full_mp3):
+    before = joined_count(page)
+    upload(page, full_mp3)
+    assert wait_for_event(page, endpoints["show_upload"], after=before)["success"]
+    assert_results(page, genres=metadata.genres, seconds=30.0)
+    captions = page.locator("#heatmaps figure.gc-panel figcaption").all_inner_texts()
+    ranges = [re.match(r"\d+\. ([\d.]+–[\d.]+ s)", caption).group(1) for caption in captions]
+    assert ranges == [f"{3 * k:.1f}–{3 * k + 3:.1f} s" for k in range(10)]
+
+
+def test_a_panel_plays_its_segment_and_the_strip_jumps_to_it(page, endpoints, metadata):
+    click_example(page, endpoints, load_examples()[0])
+    panels = page.locator("#heatmaps figure.gc-panel")
+    panels.first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
+    panel = panels.nth(1)
+    panel.locator("button.gc-play").click()
+    audio = panel.locator("audio.gc-audio")
+    audio.wait_for(state="visible")
+    page.wait_for_function(
+        "(audio) => audio.readyState >= 1 && audio.duration > 0", arg=audio.element_handle(), timeout=PAGE_TIMEOUT_MS
+    )
+    assert audio.evaluate("audio => audio.src.startsWith('data:audio/wav')")
+    assert audio.evaluate("audio => audio.duration") == pytest.approx(3.0, abs=0.01)
+    page.locator("#genre-strip button.gs-seg").nth(4).click()
+    jumped = page.locator("#heatmaps figure.gc-panel.gc-jumped")
+    jumped.wait_for(state="visible")
+    assert jumped.get_attribute("data-segment") == "4"
+    assert not page.page_errors, page.page_errors
+
+
+def panel_colour(page) -> float:
+    """Mean colourfulness (max - min of R, G, B) of every Grad-CAM panel's pixels: the grey MFCC is 0."""
+    return page.evaluate(
+        """() => {
+            const values = [...document.querySelectorAll("#heatmaps img.gc-cells")].map((img) => {
+                const canvas = document.createElement("canvas");
+                canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+                const context = canvas.getContext("2d");
+                context.drawImage(img, 0, 0);
+                const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+                let sum = 0;
+                for (let i = 0; i < data.length; i += 4) {
+                    sum += Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]);
+                }
+                return sum / (data.length / 4);
+            });
+            return values.reduce((a, b) => a + b, 0) / values.length;
+        }"""
+    )
+
+
+def test_evidence_for_an_unlikely_genre_looks_weaker(page, endpoints, metadata):
+    click_example(page, endpoints, load_examples()[0])
+    page.locator("#heatmaps img.gc-cells").first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
+    strong = panel_colour(page)
+    axis = page.locator("#probability-chart [aria-roledescription=axis][aria-label^=X-axis]").get_attribute("aria-label")
+    unlikely = axis.rstrip(".").split()[-1]  # "... ending with reggae": the bars are sorted, the last is least probable
+    assert unlikely in metadata.genres, axis
+    before = joined_count(page)
+    page.locator("#genre-select input").click()
+    page.get_by_role("option", name=unlikely, exact=True).click()
+    assert wait_for_event(page, endpoints["explain_shown"], after=before)["success"]
+    page.locator("#heatmaps .gc-strength").first.wait_for(state="visible")
+    weak = panel_colour(page)
+    strengths = [float(value) for value in page.locator("#heatmaps .gc-strength").evaluate_all(
+        "bars => bars.map((bar) => bar.dataset.strength)")]
+    assert max(strengths) < 0.5, strengths
+    assert weak < 0.5 * strong, f"colour {weak:.1f} for {unlikely} against {strong:.1f} for the top genres"
+
+
+def test_on_a_phone_the_strip_labels_stay_readable(browser, running_app, endpoints, request):
+    with app_page(browser, running_app, request.node.name, viewport=PHONE, device_scale_factor=2,
+                  is_mobile=True, has_touch=True) as page:
+        click_example(page, endpoints, load_examples()[0])
+        names = page.locator("#genre-strip .gs-names span")
+        names.first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
+        heights = names.evaluate_all("spans => spans.map((span) => span.getBoundingClientRect().height)")
+        assert min(heights) >= MIN_LABEL_PX, heights
+        ticks = page.locator("#genre-strip .gs-xticks span").evaluate_all(
+            "spans => spans.map((span) => span.getBoundingClientRect().height)")
+        assert ticks and min(ticks) >= MIN_LABEL_PX, ticks
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page scrolls sideways ({width} px)"

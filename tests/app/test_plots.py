@@ -133,33 +133,38 @@ def test_colormap_lut_is_a_256_colour_table():
 # --- genre strip -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_segments", [1, 19, 399])
-def test_genre_strip_is_an_rgb_image_of_bounded_size(n_segments):
-    rng = np.random.default_rng(n_segments)
+def strip_of(n_segments: int, probabilities: np.ndarray, **options) -> str:
     starts, ends = segment_grid(n_segments)
-    image = plots.genre_strip(GENRES, random_probabilities(rng, n_segments), starts, ends, plot_width=600,
-                              row_height=12)
-    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
-    assert 600 < image.shape[1] < 900  # plot, genre names, colour bar
-    assert len(GENRES) * 12 < image.shape[0] < len(GENRES) * 12 + 80  # rows, time axis
+    labels = [f"{index + 1}. segment" for index in range(n_segments)]
+    return plots.genre_strip_html(GENRES, probabilities, starts, ends, labels=labels, **options)
 
 
-def test_genre_strip_colours_follow_the_probabilities():
-    starts, ends = segment_grid(4)
+@pytest.mark.parametrize("n_segments", [1, 19, 399])
+def test_genre_strip_has_text_labels_a_button_per_segment_and_a_small_image(n_segments):
+    rng = np.random.default_rng(n_segments)
+    html = strip_of(n_segments, random_probabilities(rng, n_segments), plot_width=600)
+    names = re.search(r'<div class="gs-names">(.*?)</div>', html).group(1)
+    assert re.findall(r"<span>(\w+)</span>", names) == list(GENRES)  # text, readable at any width
+    assert html.count('class="gs-seg"') == html.count('class="gs-dot"') == n_segments
+    assert re.findall(r'data-segment="(\d+)"', html) == [str(index) for index in range(n_segments)]
+    cells = decode_png(re.search(r'class="gs-cells" src="([^"]+)"', html).group(1))
+    assert cells.shape == (len(GENRES), 600, 3)
+
+
+def test_genre_strip_colours_and_dots_follow_the_probabilities():
     probabilities = np.zeros((4, len(GENRES)), dtype=np.float32)
     probabilities[:2, GENRES.index("jazz")] = 1.0  # first half jazz
-    probabilities[2:, GENRES.index("metal")] = 1.0  # second half metal (the row below jazz)
-    image = plots.genre_strip(GENRES, probabilities, starts, ends, plot_width=400, row_height=10)
+    probabilities[2:, GENRES.index("metal")] = 1.0  # second half metal
+    html = strip_of(4, probabilities, plot_width=400)
+    cells = decode_png(re.search(r'class="gs-cells" src="([^"]+)"', html).group(1))
     lut = plots.colormap_lut(plots.STRIP_COLORMAP)
-    hot = np.all(image == lut[255], axis=2)
-    cold = np.all(image == lut[0], axis=2)
-    rows = np.nonzero(hot.sum(axis=1) > 50)[0]  # the jazz and metal rows (not the colour bar's hot top)
-    columns = np.nonzero(hot[rows].any(axis=0))[0]
-    assert 18 <= len(rows) <= 20
-    middle = (columns.min() + columns.max()) / 2
-    jazz, metal = hot[rows[rows < rows.mean()]], hot[rows[rows > rows.mean()]]
-    assert np.nonzero(jazz.any(axis=0))[0].max() < middle < np.nonzero(metal.any(axis=0))[0].min()
-    assert cold.sum() > 3 * hot.sum()  # the eight other genres stay at 0
+    hot = np.all(cells == lut[255], axis=2)
+    jazz, metal = GENRES.index("jazz"), GENRES.index("metal")
+    assert hot[jazz, :200].all() and not hot[jazz, 200:].any()
+    assert hot[metal, 200:].all() and not hot[metal, :200].any()
+    assert hot.sum() == 400  # the eight other genres stay at 0
+    dots = [float(top) for top in re.findall(r'class="gs-dot" style="top:([\d.]+)%"', html)]
+    assert dots == [100.0 * (row + 0.5) / len(GENRES) for row in (jazz, jazz, metal, metal)]
 
 
 def test_segment_boundaries_split_between_centres():
@@ -172,7 +177,7 @@ def test_segment_boundaries_split_between_centres():
 def test_genre_strip_rejects_mismatched_shapes():
     starts, ends = segment_grid(3)
     with pytest.raises(ValueError):
-        plots.genre_strip(GENRES, np.full((4, len(GENRES)), 0.1), starts, ends)
+        plots.genre_strip_html(GENRES, np.full((4, len(GENRES)), 0.1), starts, ends, labels=["a"] * 3)
 
 
 # --- Grad-CAM panels ---------------------------------------------------------------------
@@ -253,6 +258,31 @@ def test_heatmap_html_labels_minutes_for_long_recordings():
     assert all(re.fullmatch(r"1:0[0-9]", text) for text in figure["xticks"])
 
 
+def test_heatmap_strength_dims_the_heat_and_is_shown():
+    rng = np.random.default_rng(6)
+    features, heatmaps = random_page(rng, 2)
+    heatmaps[1] = heatmaps[0]
+    html = plots.heatmap_html(features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME,
+                              titles=["a", "b"], strengths=np.array([1.0, 0.02]), first_index=20, recording="k1")
+    strong, weak = (decode_png(figure["images"][0]["src"]) for figure in parse_page(html))
+    grey = plots.heatmap_cells(features[1], np.zeros_like(heatmaps[1]),
+                               display_range=plots.mfcc_display_range(features))
+    assert np.abs(weak.astype(int) - grey).mean() < 0.1 * np.abs(strong.astype(int) - grey).mean()
+    assert re.findall(r'data-strength="([\d.]+)"', html) == ["1.0000", "0.0200"]
+    assert re.findall(r'<figure class="gc-panel" data-segment="(\d+)"', html) == ["20", "21"]
+    assert 'data-recording="k1"' in html and html.count('class="gc-play"') == 2
+
+
+def test_wav_data_uri_holds_the_samples():
+    import soundfile
+
+    samples = np.sin(np.arange(22050) / 7.0).astype(np.float32) * 0.5
+    uri = plots.wav_data_uri(samples, sample_rate=22050)
+    decoded, rate = soundfile.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), dtype="float32")
+    assert rate == 22050 and decoded.shape == samples.shape
+    np.testing.assert_allclose(decoded, samples, atol=1e-4)
+
+
 def test_heatmap_html_survives_non_finite_heat():
     rng = np.random.default_rng(3)
     features, heatmaps = random_page(rng, 2)
@@ -285,6 +315,6 @@ def test_rendering_a_page_is_cheap():
     for _ in range(3):
         began = time.perf_counter()
         plots.heatmap_html(features, heatmaps, starts=starts, seconds_per_frame=SECONDS_PER_FRAME, titles=titles)
-        plots.genre_strip(GENRES, probabilities, starts, ends)
+        plots.genre_strip_html(GENRES, probabilities, starts, ends, labels=titles)
         best = min(best, time.perf_counter() - began)
     assert best < 0.1, f"rendering took {1000 * best:.0f} ms"

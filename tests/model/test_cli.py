@@ -58,7 +58,7 @@ def test_plain_output_and_missing_file(tmp_path, snippet_clip):
     completed = run_cli(str(snippet_clip), str(tmp_path / "nope.flac"))
     assert completed.returncode == 1
     assert completed.stdout.startswith(f"{snippet_clip}: ")
-    assert "No such file: nope.flac" in completed.stderr and "Traceback" not in completed.stderr
+    assert f"No such file: {tmp_path / 'nope.flac'}" in completed.stderr and "Traceback" not in completed.stderr
 
 
 def test_usage_error_exit_code():

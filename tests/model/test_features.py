@@ -45,27 +45,30 @@ def test_mfcc_equals_librosa(seconds):
     np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-2)
 
 
-WIDTH, HOP = features.FRAMES_PER_SEGMENT, features.SEGMENT_HOP_FRAMES
-CLIP_FRAMES = 1 + round(30.0 * features.SAMPLE_RATE) // features.HOP_LENGTH  # a 30-s GTZAN clip
+def grid_frame(k: int) -> int:
+    """The frame at or just before k segment hops."""
+    return (k * round(features.SEGMENT_HOP_SECONDS * features.SAMPLE_RATE)) // features.HOP_LENGTH
 
 
-@pytest.mark.parametrize("n_frames", [WIDTH, WIDTH + 1, WIDTH + WIDTH // 2, WIDTH + WIDTH // 2 + 1, WIDTH + HOP,
-                                      WIDTH + HOP + 1, WIDTH + HOP + 2, CLIP_FRAMES - 1, CLIP_FRAMES, CLIP_FRAMES + 1,
-                                      5000])
-def test_segments_cover_every_frame(n_frames):
+@pytest.mark.parametrize("n_frames", [130, 131, 195, 196, 259, 260, 261, 1291, 1292, 1293, 1336, 1337, 1594, 5000])
+def test_segments_step_exactly_and_a_tail_covers_a_rest_of_about_a_second(n_frames):
     width = features.FRAMES_PER_SEGMENT
     starts = segment_frame_starts(n_frames)
-    assert starts[0] == 0
-    assert starts[-1] + width == n_frames
-    assert np.all(np.diff(starts) > 0)
-    assert np.all(np.diff(starts) <= width)  # no frame left out
-    # no near-duplicates: only the one segment flush with the end may start less than a hop after another
-    assert np.all(np.diff(starts)[:-1] >= features.SEGMENT_HOP_FRAMES)
+    assert starts[0] == 0 and np.all(np.diff(starts) > 0) and starts[-1] + width <= n_frames
+    tail = starts[-1] != grid_frame(starts.size - 1)
+    grid = starts[:-1] if tail else starts
+    assert list(grid) == [grid_frame(k) for k in range(grid.size)]  # k * 3 s, no drift
+    assert grid[-1] + width <= n_frames < grid_frame(grid.size) + width  # every segment that fits
+    longest_rest = (n_frames - grid[-1] - width + 1) * features.SECONDS_PER_FRAME  # the audio is up to a frame shorter
+    assert tail == (longest_rest > features.MIN_SECONDS)
+    if tail:
+        assert starts[-1] + width == n_frames
 
 
 def test_a_30_second_clip_is_ten_segments():
-    n_frames = 1 + round(30.0 * features.SAMPLE_RATE) // features.HOP_LENGTH
-    assert len(segment_frame_starts(n_frames)) == round(30.0 / features.SEGMENT_SECONDS)
+    for seconds in (30.0, 30.05, 30.9):  # an MP3 decodes a little longer than its source
+        n_frames = 1 + round(seconds * features.SAMPLE_RATE) // features.HOP_LENGTH
+        assert len(segment_frame_starts(n_frames)) == round(30.0 / features.SEGMENT_SECONDS)
 
 
 def test_segment_frame_starts_rejects_too_few_frames():
@@ -73,17 +76,24 @@ def test_segment_frame_starts_rejects_too_few_frames():
         segment_frame_starts(features.FRAMES_PER_SEGMENT - 1)
 
 
-@pytest.mark.parametrize("seconds", [1.0, 2.5, 3.0, 4.2, 30.0, 61.7])
+@pytest.mark.parametrize("seconds", [1.0, 2.5, 3.0, 4.2, 6.1, 30.0, 61.7])
 def test_mfcc_segments_shapes_and_times(seconds):
     y = tone(seconds)
     segments = mfcc_segments(y)
     n = segments.features.shape[0]
     assert segments.features.shape == (n, features.FRAMES_PER_SEGMENT, features.N_MFCC, 1)
     assert segments.features.dtype == np.float32 and np.all(np.isfinite(segments.features))
-    assert segments.starts[0] == 0.0
-    assert segments.ends[-1] == pytest.approx(seconds, abs=1e-6)
-    # no gap between segments: every MFCC frame is in one (a frame is 23 ms; 3 s is 129.2 frames)
-    assert np.all(segments.starts[1:] <= segments.ends[:-1] + features.SECONDS_PER_FRAME)
+    steps = np.arange(n) * features.SEGMENT_HOP_SECONDS
+    if segments.starts[-1] != steps[-1]:  # a tail: the recording's last 3 s
+        assert segments.starts[-1] == pytest.approx(seconds - features.SEGMENT_SECONDS)
+        assert segments.ends[-1] == pytest.approx(seconds, abs=1e-6)
+        steps = steps[:-1]
+    else:  # a rest under a second is left out
+        assert 0 <= seconds - segments.ends[-1] < features.MIN_SECONDS
+    np.testing.assert_array_equal(segments.starts[: steps.size], steps)  # exactly 0, 3, 6 ... s
+    assert np.all(segments.ends - segments.starts <= features.SEGMENT_SECONDS)
+    # no gap between segments
+    assert np.all(segments.starts[1:] <= segments.ends[:-1])
     assert segments.looped == (seconds < features.SEGMENT_SECONDS)
 
 
