@@ -15,6 +15,7 @@ segments or playing a segment of the same recording costs only what that needs.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -35,7 +36,7 @@ from model.errors import AudioInputError
 from model.features import MAX_SECONDS
 
 PAGE_SIZE = 20  # Grad-CAM panels per page: a minute of music (20 segments of 3 s) fits on one
-RECENT_RESULTS = 8  # classifications kept for the explain event (each ~4 MB at MAX_SECONDS)
+RECENT_RESULTS = 8  # classifications kept for the explain event (each up to ~16 MB at MAX_SECONDS, activations included)
 GONE = "This recording is no longer kept on the server: please analyse it again."
 
 log = logging.getLogger(__name__)
