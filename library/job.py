@@ -13,8 +13,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from library.files import find_audio, model_identity, read_artifact
 from library.progress import Progress, Summary
@@ -42,7 +43,7 @@ def start_ray(*, address: str | None, cpus: int | None):
     import ray
     import ray.data
 
-    options = dict(log_to_driver=False, logging_level=logging.ERROR)  # our progress line, not Ray's notes
+    options = {"log_to_driver": False, "logging_level": logging.ERROR}  # our progress line, not Ray's notes
     if address:
         ray.init(address=address, runtime_env={"py_modules": [str(path) for path in PACKAGES]}, **options)
     else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 
 def clock_text(seconds: float) -> str:
     """Seconds as h:mm:ss or m:ss."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 

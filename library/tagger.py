@@ -108,7 +108,7 @@ class Tagger:
         paths = [file["path"] for file in files]
         try:
             results = self.classifier.classify_many(paths)
-        except Exception:  # noqa: BLE001  an unexpected failure on one file: find it, keep the others
+        except Exception:  # an unexpected failure on one file (not AudioInputError): find it, keep the others
             results = [self._classify_one(path) for path in paths]
         genres = self.classifier.genres
         return rows_table([file_row(file, result, genres=genres, model_id=self.model_id)
@@ -117,5 +117,5 @@ class Tagger:
     def _classify_one(self, path: str):
         try:
             return self.classifier.classify_many([path])[0]
-        except Exception as error:  # noqa: BLE001  a batch job loses nothing: the reason goes into the row
+        except Exception as error:  # a batch job loses nothing: the reason goes into the file's row
             return RuntimeError(f"{type(error).__name__}: {error}")

@@ -17,7 +17,6 @@ import soundfile
 
 from tests.conftest import EXAMPLES_DIR, REPO
 
-
 SNIPPETS_PER_GENRE = 2  # 2-3 s GTZAN excerpts per genre
 FOLDERS = ("Müsic Lïbrary/Jazz & Blues/d'été (live)", "Müsic Lïbrary/雨の日", "a  b/ spaced out ")
 EXAMPLES = ("lincity_architectural_contemplations.flac", "nexuiz_brainsukker.mp3", "supertux_chipdisko.ogg")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
+
+pa = pytest.importorskip("pyarrow", reason="the library needs Ray Data: pip install -r requirements-library.txt")
 
 from library.files import KEY_COLUMNS, find_audio, model_identity, read_artifact
 from library.progress import Progress, Summary, progress_text
@@ -17,7 +20,7 @@ from library.store import FORMATS, ResultStore, read_batches
 from library.tagger import Tagger, file_row, rows_table
 from model.artifact import DEFAULT_MODEL_PATH
 from model.errors import AudioInputError
-
+from tests.conftest import REPO
 from tests.library.conftest import BROKEN
 
 
@@ -150,3 +153,14 @@ def test_summary_and_report_show_genres_and_failed_files():
     page = report_html(summary)
     assert "<svg" in page and ">rock</text>" in page and "2 (67%)" in page
     assert "/m/&lt;b&gt;.mp3" in page and "could not be read as audio" in page
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path, library):
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    if subprocess.run([str(base), "-c", "import ray"], capture_output=True).returncode == 0:
+        pytest.skip(f"{base} has Ray: no Python without it here")
+    root, _ = library
+    finished = subprocess.run([str(base), "-m", "library", "tag", str(root), "--out", str(tmp_path / "t.parquet")],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "pip install -r requirements-library.txt" in finished.stderr
+    assert "Traceback" not in finished.stderr
