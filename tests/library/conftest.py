@@ -4,12 +4,14 @@ about each file, the reference every library run is held to."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,10 +94,17 @@ def run_library(*arguments: str, timeout: float = 600) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=timeout)
 
 
-def start_library(*arguments: str) -> subprocess.Popen:
-    """``python -m library tag ...`` in the background (its own process group)."""
-    return subprocess.Popen([sys.executable, "-m", "library", "tag", *arguments], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+@contextlib.contextmanager
+def started_library(*arguments: str) -> Iterator[subprocess.Popen]:
+    """``python -m library tag ...`` in the background (its own session); killed if still running at the end."""
+    job = subprocess.Popen([sys.executable, "-m", "library", "tag", *arguments], cwd=REPO, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        yield job
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
 
 
 def wait_for_parts(parts: Path, *, count: int, process: subprocess.Popen, timeout: float = 300) -> None:

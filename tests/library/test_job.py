@@ -18,7 +18,7 @@ from tests.library.conftest import (
     descendants,
     end_processes,
     run_library,
-    start_library,
+    started_library,
     wait_for_parts,
 )
 
@@ -78,16 +78,11 @@ def test_a_run_killed_midway_then_restarted_ends_with_every_file_once(tmp_path, 
     out = tmp_path / f"tags{suffix}"
     parts = out.with_name(out.name + ".parts")
     arguments = (str(root), "--out", str(out), "--cpus", "1", "--batch-files", "2")
-    job = start_library(*arguments)
-    try:
+    with started_library(*arguments) as job:
         wait_for_parts(parts, count=1, process=job)
         ray_processes = descendants(job.pid)
         job.send_signal(signal_number)
         _, stderr = job.communicate(timeout=120)
-    finally:
-        if job.poll() is None:
-            job.kill()
-            job.communicate()
     if signal_number == signal.SIGINT:
         assert job.returncode == 1 and "run the same command again to continue" in stderr
     else:
@@ -113,8 +108,7 @@ def test_a_cluster_that_loses_a_worker_node_midway_tags_every_file_once(tmp_path
         worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, log_to_driver=False)  # to see the cluster's free CPUs
-        job = start_library(str(root), "--out", str(out), "--address", cluster.address, "--batch-files", "2")
-        try:
+        with started_library(str(root), "--out", str(out), "--address", cluster.address, "--batch-files", "2") as job:
             wait_for_parts(parts, count=1, process=job)
             deadline = time.monotonic() + 120
             while ray.available_resources().get("CPU", 0) > 0:  # until a worker runs on each node
@@ -123,10 +117,6 @@ def test_a_cluster_that_loses_a_worker_node_midway_tags_every_file_once(tmp_path
             assert rows_in(parts) < len(files)
             cluster.remove_node(worker)
             stdout, stderr = job.communicate(timeout=600)
-        finally:
-            if job.poll() is None:
-                job.kill()
-                job.communicate()
     finally:
         ray.shutdown()
         cluster.shutdown()
