@@ -47,7 +47,7 @@ def start_ray(*, address: str | None, cpus: int | None):
     if address:
         ray.init(address=address, runtime_env={"py_modules": [str(path) for path in PACKAGES]}, **options)
     else:
-        ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False,
+        ray.init(address="local", num_cpus=cpus or os.cpu_count(), include_dashboard=False,  # never a running cluster
                  object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts files, not blocks

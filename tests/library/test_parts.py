@@ -164,3 +164,15 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path, library):
                               cwd=REPO, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and "pip install -r requirements-library.txt" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_the_benchmark_s_library_is_links_that_the_job_lists_once_each(tmp_path, gtzan_dir):
+    from benchmarks.clips import full_clips
+    from benchmarks.library import link_library, rate_after_start
+
+    clips = full_clips(gtzan_dir)[:3]
+    folder = link_library(clips, count=7, folder=tmp_path / "music")
+    found = list(find_audio([folder]))
+    assert len(found) == 7 and all(Path(item["path"]).is_symlink() for item in found)
+    assert sorted(item["size"] for item in found) == sorted(clips[index % 3].stat().st_size for index in range(7))
+    assert rate_after_start(one={"seconds": 6.0}, many={"seconds": 16.0}, files=201) == 20.0
