@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except LibraryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ConnectionError as error:  # ray.init found no cluster at --address
+        print(f"error: cannot reach the Ray cluster at {args.address}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished chunks are kept beside {args.out}; run the same command again to continue",
               file=sys.stderr)

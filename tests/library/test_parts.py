@@ -176,3 +176,18 @@ def test_the_benchmark_s_library_is_links_that_the_job_lists_once_each(tmp_path,
     assert len(found) == 7 and all(Path(item["path"]).is_symlink() for item in found)
     assert sorted(item["size"] for item in found) == sorted(clips[index % 3].stat().st_size for index in range(7))
     assert rate_after_start(one={"seconds": 6.0}, many={"seconds": 16.0}, files=201) == 20.0
+
+
+@pytest.mark.parametrize("case", ["bad suffix", "no audio", "not a folder"])
+def test_usage_errors_are_one_clear_line(tmp_path, case):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no music here")
+    folder, out, words = {
+        "bad suffix": (tmp_path / "empty", "tags.xlsx", "the output must end in .parquet"),
+        "no audio": (tmp_path / "empty", "tags.parquet", "no audio files under"),
+        "not a folder": (tmp_path / "nowhere", "tags.parquet", "not a folder"),
+    }[case]
+    finished = subprocess.run([sys.executable, "-m", "library", "tag", str(folder), "--out", str(tmp_path / out)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2 and words in finished.stderr and "Traceback" not in finished.stderr
+    assert not (tmp_path / out).exists()
