@@ -175,7 +175,8 @@ def test_the_benchmark_s_library_is_links_that_the_job_lists_once_each(tmp_path,
     found = list(find_audio([folder]))
     assert len(found) == 7 and all(Path(item["path"]).is_symlink() for item in found)
     assert sorted(item["size"] for item in found) == sorted(clips[index % 3].stat().st_size for index in range(7))
-    assert rate_after_start(one={"seconds": 6.0}, many={"seconds": 16.0}, files=201) == 20.0
+    assert rate_after_start({"first_s": 6.0, "first_files": 1, "last_s": 16.0, "files": 201}) == 20.0
+    assert rate_after_start({"first_s": 6.0, "first_files": 201, "last_s": 6.0, "files": 201}) is None
 
 
 @pytest.mark.parametrize("case", ["bad suffix", "no audio", "not a folder"])
