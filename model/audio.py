@@ -20,6 +20,7 @@ from model.features import MAX_SECONDS, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK
 
 AudioSource = Union[str, Path, bytes, tuple[int, np.ndarray]]
 SUPPORTED_FORMATS = "WAV, FLAC, OGG/Opus, MP3 or AIFF"
+AUDIO_SUFFIXES = (".wav", ".au", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")  # file names of those formats
 
 
 @dataclasses.dataclass(frozen=True)

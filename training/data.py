@@ -17,9 +17,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from model.audio import AUDIO_SUFFIXES
+
 SPLITS = ("train", "valid", "test")
 SPLIT_DIR = Path(__file__).resolve().parent / "splits"
-AUDIO_SUFFIXES = (".wav", ".au", ".flac", ".ogg", ".opus", ".mp3")  # what soundfile decodes
 _CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 
 
