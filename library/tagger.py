@@ -48,8 +48,7 @@ def file_row(file: dict[str, Any], result, *, genres: tuple[str, ...], model_id:
                 **{PROBABILITY_PREFIX + genre: None for genre in genres}}
     row.update(status="ok", seconds=round(float(result.seconds), 3), genre=result.genre)
     row.update({PROBABILITY_PREFIX + genre: float(p) for genre, p in zip(genres, result.probabilities)})
-    # `Classification.top_tags` comes with the tag head; a model without one has no tags to add
-    tags = result.top_tags(TOP_TAGS) if hasattr(result, "top_tags") else []
+    tags = result.top_tags(TOP_TAGS)  # empty without a tag head
     if tags:
         row["top_tags"] = "; ".join(f"{tag}={p:.3f}" for tag, p in tags)
     return row
