@@ -128,6 +128,41 @@ def data_table(metadata: ModelMetadata) -> tuple[str, list[str]]:
     return "\n".join(lines), gaps
 
 
+def _count(value: Any, what: str) -> str | None:
+    """(268, "clips") -> "268 clips"; None unless ``value`` is a count."""
+    return f"{value} {what}" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def teacher_markdown(metadata: ModelMetadata) -> str:
+    """How a distilled network was trained, from ``metadata.training``: its teacher (with the teacher's
+    credit and licence as recorded), the teacher's genre head and the audio it learned from; "" when the
+    metadata names no teacher."""
+    training = metadata.training or {}
+    teacher = training.get("teacher")
+    if not isinstance(teacher, str) or not teacher:
+        return ""
+    recipe = training.get("recipe")
+    made = f" (`python -m {recipe}`)" if isinstance(recipe, str) and recipe else ""
+    outputs = "genre and tag probabilities" if metadata.tags else "genre probabilities"
+    lines = [
+        f"This network was trained by distillation{made}: it learned to give, from its MFCC alone, the "
+        f"{outputs} of a larger teacher network on the same audio. The teacher is never run when you "
+        "classify a recording."
+    ]
+    lines.append(f"**Teacher:** {teacher.rstrip('.')}.")
+    head = training.get("teacher_head")
+    if isinstance(head, str) and head:
+        lines.append(f"**The teacher's genre head** (on the teacher's outputs): {head}.")
+    labelled = [part for part in (_count(training.get("train_clips"), "labelled training clips"),
+                                  _count(training.get("train_segments"), "segments")) if part]
+    unlabelled = [part for part in (_count(training.get("transfer_tracks"), "unlabelled tracks"),
+                                    _count(training.get("transfer_segments"), "segments")) if part]
+    heard = [f"{parts[0]} ({parts[1]})" if len(parts) == 2 else parts[0] for parts in (labelled, unlabelled) if parts]
+    if heard:
+        lines.append("**Training audio:** " + " and ".join(heard) + ", with the teacher's outputs as targets.")
+    return "### How it was trained\n\n" + "\n\n".join(lines)
+
+
 def about_markdown(metadata: ModelMetadata) -> str:
     """The whole "About the model" text (Markdown) for one artifact."""
     features = metadata.features
@@ -146,12 +181,22 @@ def about_markdown(metadata: ModelMetadata) -> str:
         f"{len(metadata.genres)} genres ({', '.join(metadata.genres)}); the recording's are the "
         f"{'average' if metadata.aggregation == 'mean' else 'geometric mean'} of its segments'."
     )
+    if metadata.tags:
+        parts.append(
+            f"A second output gives each segment the probability of each of {len(metadata.tags)} tags "
+            f"({', '.join(metadata.tags)}), scored independently; the recording's are the average of its "
+            "segments'. These tags come from the Million Song Dataset's listeners and describe sound, era or "
+            "mood: they are not genres."
+        )
     weight = metadata.clip_model.weight if metadata.clip_model is not None else 0.0
     if weight > 0:
         parts.append(
             f"The recording's probabilities also blend in a second, simpler model of the whole recording's "
             f"MFCC statistics (weight {weight:.2f}); Grad-CAM explains the CNN only."
         )
+    teacher = teacher_markdown(metadata)
+    if teacher:
+        parts.append(teacher)
     parts.append("### How well it works\n\n" + headline(metadata))
     table = metrics_table(metadata)
     if table:

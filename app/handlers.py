@@ -158,27 +158,32 @@ class Analyser:
                 self._recent.popitem(last=False)
         return analysis
 
-    def panels(self, analysis: Analysis, *, genre: str | None, first: int) -> Panels[str]:
-        """Grad-CAM panels (HTML) of the page of segments holding segment ``first``, and the note above them."""
+    def panels(self, analysis: Analysis, *, genre: str | None, tag: str | None = None, first: int) -> Panels[str]:
+        """Grad-CAM panels (HTML) of the page of segments holding segment ``first``, and the note above them.
+
+        ``genre`` or ``tag`` is explained in every segment; with neither, each segment's own top genre.
+        """
         result = analysis.result
         n_segments = len(result.starts)
         first = int(np.clip(first, 0, max(0, n_segments - 1)))
         first -= first % self.page_size
         last = min(first + self.page_size, n_segments)
         page = segment_slice(result, first, last)
-        titles, strengths = text.panel_titles(result, first, last, genre=genre)
+        titles, strengths = text.panel_titles(result, first, last, genre=genre, tag=tag)
         html = plots.heatmap_html(
             page.features[..., 0],
-            self.classifier.explain(page, genre=genre),
+            self.classifier.explain(page, genre=genre, tag=tag),
             starts=page.starts,
             seconds_per_frame=self.classifier.metadata.features.seconds_per_frame,
             titles=titles,
             minutes=text.in_minutes(result),
-            strengths=None if genre is None else strengths,
+            strengths=None if genre is None and tag is None else strengths,
+            strength_meaning=plots.GENRE_STRENGTH if tag is None else text.TAG_STRENGTH,
             first_index=first,
             recording=analysis.key,
         )
-        note = text.heatmap_note(first=first, last=last, n_segments=n_segments, genre=genre, page_size=self.page_size)
+        note = text.heatmap_note(first=first, last=last, n_segments=n_segments, genre=genre, tag=tag,
+                                 page_size=self.page_size)
         return Panels(heatmaps=html, heatmap_note=note)
 
     def outputs(self, audio: str | None, progress: gr.Progress) -> Outputs[Any]:
@@ -211,13 +216,13 @@ class Analyser:
         )
 
     def explained_panels(self, audio: str | None, choice: str | None, first_segment: int | None) -> Panels[str]:
-        """Grad-CAM panels of one range of segments for one genre (or each segment's own top genre)."""
+        """Grad-CAM panels of one range of segments for one genre or tag (or each segment's own top genre)."""
         analysis = self.analyse(audio)
         try:
-            genre = text.explained_genre(choice, analysis.result.genres)
+            genre, tag = text.explained(choice, genres=analysis.result.genres, tags=analysis.result.tags)
         except ValueError as error:
             raise AudioInputError(str(error)) from error
-        return self.panels(analysis, genre=genre, first=int(first_segment or 0))
+        return self.panels(analysis, genre=genre, tag=tag, first=int(first_segment or 0))
 
     # --- the API: errors are exceptions -----------------------------------------------
 
@@ -230,7 +235,7 @@ class Analyser:
     def explain(
         self, audio: str | None, genre: str | None, first_segment: int | None, progress: gr.Progress = gr.Progress()
     ) -> list:
-        """The Grad-CAM panels (HTML) and their note for one genre and one range of segments."""
+        """The Grad-CAM panels (HTML) and their note for one genre or tag and one range of segments."""
         progress(0.1, desc="Explaining with Grad-CAM")
         return self.explained_panels(audio, genre, first_segment).as_list()
 

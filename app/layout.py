@@ -56,6 +56,14 @@ each segment's own top genre: each panel's colour is then scaled by how probable
 the segment next to its top genre (the bar under the title), so evidence for an unlikely genre looks faint.
 """
 
+# Added to the intro and the guide for a model with a tag head.
+INTRO_TAGS = """It also says which of {n_tags} tags from the Million Song Dataset's listeners (such as {tag})
+a tagger would give it."""
+GRADCAM_GUIDE_TAGS = """
+Tags, listed after the genres ("{choice}"), are explained the same way: where did the network hear
+{tag}? Their panels' colour is scaled by the tag's own probability in the segment.
+"""
+
 APP_CSS = """
 #audio-input { min-height: 280px; }  /* the same empty or holding a recording: what is below stays put */
 #result-summary h3 { margin: 0 0 .2em; font-size: 1.6em; }
@@ -199,16 +207,21 @@ def strip_component() -> gr.HTML:
 
 
 def gradcam_components(
-    analyser: Analyser, genres: tuple[str, ...], features: FeatureConfig
+    analyser: Analyser, genres: tuple[str, ...], features: FeatureConfig, tags: tuple[str, ...] = ()
 ) -> tuple[gr.Dropdown, gr.Dropdown, Panels[gr.Component]]:
-    """The Grad-CAM section: its guide, what to explain, which segments, the panels and their note."""
+    """The Grad-CAM section: its guide, what to explain (genres, and tags when the model has them), which
+    segments, the panels and their note."""
     gr.Markdown("## Where the network found its evidence (Grad-CAM)")
-    gr.Markdown(GRADCAM_GUIDE.format(segment=features.segment_seconds, n_mfcc=features.n_mfcc), elem_id="gradcam-guide")
+    guide = GRADCAM_GUIDE.format(segment=features.segment_seconds, n_mfcc=features.n_mfcc)
+    if tags:
+        tag = text.example_tag(tags)
+        guide += GRADCAM_GUIDE_TAGS.format(choice=text.TAG_CHOICE + tag, tag=tag)
+    gr.Markdown(guide, elem_id="gradcam-guide")
     with gr.Row():
         explain_choice = gr.Dropdown(
-            choices=text.explain_choices(genres),
+            choices=text.explain_choices(genres, tags),
             value=text.OWN_GENRE,
-            label="Explain which genre?",
+            label=text.explain_label(tags),
             elem_id="genre-select",
         )
         segment_range = gr.Dropdown(  # its choices come with each result; API clients may ask for any segment
@@ -297,8 +310,7 @@ def wire(analyser: Analyser, inputs: Inputs, outputs: Outputs[gr.Component]) -> 
         inputs=explain_inputs,
         outputs=panels,
         api_name="explain",
-        api_description="Grad-CAM panels (HTML) and their note for one genre (or each segment's own top genre, "
-        f"{text.OWN_GENRE!r}) and the range of segments starting at first_segment.",
+        api_description=text.explain_api_description(analyser.classifier.tags),
         concurrency_id=ANALYSIS,
     )
 
@@ -325,14 +337,18 @@ def build_demo(
     analyser = Analyser(classifier, examples=examples)
     features = classifier.metadata.features
     with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(INTRO.format(segment=features.segment_seconds, n_genres=len(classifier.genres)))
+        intro = INTRO.format(segment=features.segment_seconds, n_genres=len(classifier.genres))
+        if classifier.tags:
+            intro += INTRO_TAGS.format(n_tags=len(classifier.tags), tag=text.example_tag(classifier.tags))
+        gr.Markdown(intro)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 inputs = input_components(examples)
             with gr.Column(scale=6):
                 summary, chart, analysis_note = summary_components()
         strip = strip_component()
-        explain_choice, segment_range, panels = gradcam_components(analyser, classifier.genres, features)
+        explain_choice, segment_range, panels = gradcam_components(analyser, classifier.genres, features,
+                                                                   classifier.tags)
         result = numbers_and_about_components(classifier, model_card)
         outputs = Outputs(
             summary=summary,

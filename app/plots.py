@@ -330,9 +330,12 @@ def _gradient_css(lut_name: str, *, stops: int = 9, direction: str = "to right")
     return f"linear-gradient({direction}, " + ", ".join(f"rgb({r},{g},{b})" for r, g, b in colours) + ")"
 
 
+GENRE_STRENGTH = "of the segment's top genre"  # what a genre's evidence strength is measured against
+
+
 def _panel_figure(
     cells: np.ndarray, start: float, title: str, *, index: int, seconds_per_frame: float, span: float, minutes: bool,
-    coefficient_ticks: str, strength: float | None, playable: bool,
+    coefficient_ticks: str, strength: float | None, strength_meaning: str, playable: bool,
 ) -> str:
     """One ``figure.gc-panel`` of `heatmap_html`: (n_mfcc, frames, 3) cells starting at ``start`` seconds."""
     left = start - seconds_per_frame / 2.0  # the image's left edge in seconds
@@ -348,8 +351,8 @@ def _panel_figure(
     bar = ""
     if strength is not None:
         bar = (
-            f'<div class="gc-strength" data-strength="{strength:.4f}" title="evidence strength: {strength:.0%} of the '
-            f'segment\'s top genre"><span style="width:{100.0 * strength:.1f}%"></span></div>'
+            f'<div class="gc-strength" data-strength="{strength:.4f}" title="evidence strength: {strength:.0%} '
+            f'{html.escape(strength_meaning)}"><span style="width:{100.0 * strength:.1f}%"></span></div>'
         )
     listen = ""
     if playable:
@@ -397,6 +400,7 @@ def heatmap_html(
     titles: Sequence[str],
     minutes: bool = False,
     strengths: np.ndarray | None = None,
+    strength_meaning: str = GENRE_STRENGTH,
     first_index: int = 0,
     recording: str | None = None,
 ) -> str:
@@ -416,6 +420,8 @@ def heatmap_html(
     minutes : label times in min:s (recordings of a minute or more).
     strengths : (n_segments,) in [0, 1]: how strong each panel's evidence is next to the strongest
         (the heat is multiplied by it, and a bar shows it); None draws every panel at full strength.
+    strength_meaning : what a strength is measured against, in the bar's tooltip
+        ("evidence strength: 40% of the segment's top genre").
     first_index : the recording's index of the first segment (``figure[data-segment]``).
     recording : an opaque key of the recording; with one, each figure has a "Play" button
         (``button.gc-play``) and an empty ``audio.gc-audio`` that the page fills with the segment.
@@ -437,7 +443,8 @@ def heatmap_html(
         _panel_figure(
             segment_cells, float(start), title, index=first_index + number, seconds_per_frame=seconds_per_frame,
             span=span, minutes=minutes, coefficient_ticks=coefficient_ticks,
-            strength=None if strengths is None else float(strengths[number]), playable=recording is not None,
+            strength=None if strengths is None else float(strengths[number]), strength_meaning=strength_meaning,
+            playable=recording is not None,
         )
         for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles))
     ]

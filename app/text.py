@@ -1,9 +1,9 @@
 """Every sentence and label the page shows about a result: pure functions from numbers to text.
 
 Nothing here calls the model or Gradio; the handlers (`app.handlers`) pass in what the
-classifier returned. What is explained ("each segment's top genre", a genre) and the lines
-above the chart (`summary`) are defined here once: a tag head adds its choices to
-`explain_choices` and its "sounds like" line to `summary`.
+classifier returned. What is explained ("each segment's top genre", a genre, or a tag of a
+model with a tag head) and the lines above the chart (`summary`, with its "Sounds like" tags)
+are defined here once.
 """
 
 from __future__ import annotations
@@ -23,6 +23,14 @@ NO_AUDIO = "No audio yet: upload a file, record with the microphone or click an 
 ERROR_TITLE = "Cannot analyse this audio"
 FAILURE_TITLE = "Analysis failed"
 TAIL_MARK = "tail"  # shown after the time range of a segment that overlaps the one before it
+TAG_CHOICE = "tag: "  # explain-selector values of tags: "tag: guitar"
+SHOWN_TAGS = 5  # at most this many tags in the "Sounds like" line ...
+TAG_THRESHOLD = 0.15  # ... each at least this probable (a tagger would hardly give a tag below it)
+TAGS_MEANING = (
+    "Tags that a tagger trained on the Million Song Dataset's listener tags would give this recording, each "
+    "scored on its own (they need not add up to 100%). They describe the sound, era or mood; they are not genres."
+)
+TAG_STRENGTH = "(the tag's probability in this segment)"  # a tag's evidence strength, in the bar's tooltip
 
 
 def in_minutes(result: Classification) -> bool:
@@ -78,32 +86,73 @@ def page_choices(result: Classification, *, page_size: int) -> list[tuple[str, i
     return choices
 
 
-def explain_choices(genres: Sequence[str]) -> list[tuple[str, str]]:
-    """(label, value) choices of the explain selector: each segment's own top genre, then every genre."""
-    return [(OWN_GENRE, OWN_GENRE), *((genre, genre) for genre in genres)]
+def explain_choices(genres: Sequence[str], tags: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(label, value) choices of the explain selector: each segment's own top genre, every genre, then
+    every tag (alphabetically, as "tag: guitar") when the model has a tag head."""
+    tag_choices = [(TAG_CHOICE + tag, TAG_CHOICE + tag) for tag in sorted(tags, key=str.lower)]
+    return [(OWN_GENRE, OWN_GENRE), *((genre, genre) for genre in genres), *tag_choices]
 
 
-def explained_genre(choice: str | None, genres: Sequence[str]) -> str | None:
-    """The genre an explain-selector value names; None for each segment's own top genre.
+def example_tag(tags: Sequence[str]) -> str:
+    """The tag the page's guide and the API's description use as their example: guitar, if the model has it."""
+    return "guitar" if "guitar" in tags else tags[0]
+
+
+def explain_label(tags: Sequence[str]) -> str:
+    """The explain selector's label (also the name of its value in the API)."""
+    return "Explain which genre or tag?" if tags else "Explain which genre?"
+
+
+def explain_api_description(tags: Sequence[str]) -> str:
+    """What the API's /explain does, naming the values its ``genre`` argument takes."""
+    tag = f", or a tag as {TAG_CHOICE + example_tag(tags)!r}" if tags else ""
+    return (
+        f"Grad-CAM panels (HTML) and their note for one genre (or each segment's own top genre, {OWN_GENRE!r}{tag}) "
+        "and the range of segments starting at first_segment."
+    )
+
+
+def explained(choice: str | None, *, genres: Sequence[str], tags: Sequence[str] = ()) -> tuple[str | None, str | None]:
+    """The (genre, tag) an explain-selector value names: (None, None) for each segment's own top genre,
+    (genre, None) for a genre, (None, tag) for "tag: <tag>".
 
     Raises
     ------
-    ValueError : the value is neither OWN_GENRE nor one of ``genres``.
+    ValueError : the value names no genre or tag of the model.
     """
     if choice in (None, "", OWN_GENRE):
-        return None
-    if choice not in genres:
-        raise ValueError(f"Unknown genre {html.escape(str(choice))!r}.")
-    return choice
+        return None, None
+    if choice in genres:
+        return choice, None
+    tag = choice.removeprefix(TAG_CHOICE)
+    if tag != choice and tag in tags:
+        return None, tag
+    raise ValueError(f"Unknown {'genre or tag' if tags else 'genre'} {html.escape(str(choice))!r}.")
+
+
+def tags_line(result: Classification) -> str:
+    """Markdown: "Sounds like: **electronic** 62% · **dance** 40%", the SHOWN_TAGS most probable tags above
+    TAG_THRESHOLD, and what these tags are; "" for a model without a tag head."""
+    if not result.tags:
+        return ""
+    shown = [(tag, probability) for tag, probability in result.top_tags(SHOWN_TAGS) if probability >= TAG_THRESHOLD]
+    if shown:
+        tags = " · ".join(f"**{html.escape(tag)}** {probability:.0%}" for tag, probability in shown)
+    else:
+        tags = f"no tag stands out (none reaches {TAG_THRESHOLD:.0%})"
+    return f"Sounds like: {tags}\n\n<small>{TAGS_MEANING}</small>"
 
 
 def summary(result: Classification, *, source: str | None = None) -> str:
-    """Markdown above the chart: the top genre with its probability, and what was analysed.
+    """Markdown above the chart: the top genre with its probability, the tags it sounds like (a model
+    with a tag head), and what was analysed.
 
     ``source`` names the recording (a bundled example's credit); None for an upload or a recording.
     """
     (genre, probability), *_ = result.ranked()
     lines = [f"### {genre.capitalize()} · {probability:.0%}"]
+    if result.tags:
+        lines.append(tags_line(result))
     if source:
         lines.append(f"Example: {source}")
     return "\n\n".join(lines)
@@ -159,13 +208,15 @@ def analysis_note(result: Classification, *, segment_seconds: float, max_seconds
 
 
 def panel_titles(
-    result: Classification, first: int, last: int, *, genre: str | None
+    result: Classification, first: int, last: int, *, genre: str | None, tag: str | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Titles of the Grad-CAM panels of segments first..last-1, and how strong each one's evidence is.
 
     A title reads "4. 9.0–12.0 s · rock 64%", plus " · showing jazz 2%" when another genre is
-    explained. The strength is the explained genre's probability in the segment relative to the
-    segment's top genre: 1 for the top genre itself, 0.03 for a genre thirty times less probable.
+    explained, or " · showing tag guitar 31%" for a tag. A genre's strength is its probability in
+    the segment relative to the segment's top genre: 1 for the top genre itself, 0.03 for a genre
+    thirty times less probable. A tag's strength is its own probability in the segment (tags are
+    scored independently, so none is "top").
 
     Returns
     -------
@@ -175,23 +226,36 @@ def panel_titles(
     probabilities = np.asarray(result.segment_probabilities[first:last], dtype=np.float64)
     top = np.argmax(probabilities, axis=1)
     rows = np.arange(probabilities.shape[0])
-    explained = top if genre is None else np.full_like(top, genres.index(genre))
-    strengths = probabilities[rows, explained] / np.maximum(probabilities[rows, top], 1e-12)
-    titles = []
-    for label, row, best, shown in zip(segment_labels(result, first, last), probabilities, top, explained):
-        title = f"{label} · {genres[best]} {row[best]:.0%}"
-        if shown != best:
-            title += f" · showing {genres[shown]} {row[shown]:.0%}"
-        titles.append(title)
+    if tag is not None:
+        strengths = np.asarray(result.segment_tag_probabilities[first:last, result.tags.index(tag)], np.float64)
+        shown = [f" · showing {TAG_CHOICE}{tag} {strength:.0%}" for strength in strengths]
+    else:
+        explained_genre = top if genre is None else np.full_like(top, genres.index(genre))
+        strengths = probabilities[rows, explained_genre] / np.maximum(probabilities[rows, top], 1e-12)
+        shown = [
+            "" if other == best else f" · showing {genres[other]} {row[other]:.0%}"
+            for row, best, other in zip(probabilities, top, explained_genre)
+        ]
+    titles = [
+        f"{label} · {genres[best]} {row[best]:.0%}{extra}"
+        for label, row, best, extra in zip(segment_labels(result, first, last), probabilities, top, shown)
+    ]
     return titles, np.clip(strengths, 0.0, 1.0).astype(np.float32)
 
 
-def heatmap_note(*, first: int, last: int, n_segments: int, genre: str | None, page_size: int) -> str:
+def heatmap_note(
+    *, first: int, last: int, n_segments: int, genre: str | None, tag: str | None = None, page_size: int
+) -> str:
     """Markdown above the Grad-CAM panels: which segments, explained for what."""
-    target = "its own top genre" if genre is None else f"**{genre}**"
-    note = f"Segments {first + 1}–{last} of {n_segments}, each explained for {target}."
-    if genre is not None:
-        note += " Each panel's colour is scaled by how probable that genre is there, next to the segment's top genre."
+    if tag is not None:
+        target = f"the tag **{tag}** (a Million-Song tag, not a genre)"
+        scaled = " Each panel's colour is scaled by how probable that tag is in the segment."
+    elif genre is not None:
+        target = f"**{genre}**"
+        scaled = " Each panel's colour is scaled by how probable that genre is there, next to the segment's top genre."
+    else:
+        target, scaled = "its own top genre", ""
+    note = f"Segments {first + 1}–{last} of {n_segments}, each explained for {target}.{scaled}"
     if n_segments > page_size:
         note += f" {page_size} segments are drawn at a time: choose another range above."
     return note

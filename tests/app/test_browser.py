@@ -24,7 +24,7 @@ from scipy.signal import resample_poly
 
 from app.about import headline
 from app.examples import load_examples
-from app.text import ERROR_TITLE
+from app.text import ERROR_TITLE, TAG_CHOICE
 from model.artifact import read_metadata
 from tests.app.browser import (
     VIEWPORT,
@@ -126,12 +126,17 @@ def browser(playwright):
     launched.close()
 
 
-@pytest.fixture(scope="session")
-def endpoints(running_app) -> dict[str, int]:
-    """api_name -> fn_index, from the running app's config (what the page itself sends)."""
-    with urllib.request.urlopen(running_app + "config", timeout=30) as response:
+def endpoints_of(url: str) -> dict[str, int]:
+    """api_name -> fn_index, from a running app's config (what the page itself sends)."""
+    with urllib.request.urlopen(url + "config", timeout=30) as response:
         config = json.load(response)
     return {event["api_name"]: event["id"] for event in config["dependencies"] if event.get("api_name")}
+
+
+@pytest.fixture(scope="session")
+def endpoints(running_app) -> dict[str, int]:
+    """`endpoints_of` the shared app."""
+    return endpoints_of(running_app)
 
 
 @pytest.fixture(scope="session")
@@ -484,3 +489,27 @@ def test_on_a_phone_the_strip_labels_stay_readable(browser, running_app, endpoin
         assert ticks and min(ticks) >= MIN_LABEL_PX, ticks
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways ({width} px)"
+
+
+def test_a_model_with_tags_shows_them_and_explains_a_tag(browser, tagged_app, upload_clip, request):
+    with app_page(browser, tagged_app.url, request.node.name) as page:
+        endpoints = endpoints_of(tagged_app.url)
+        before = joined_count(page)
+        upload(page, upload_clip)
+        assert wait_for_event(page, endpoints["show_upload"], after=before)["success"]
+        summary = page.locator("#result-summary")
+        summary.get_by_text("Sounds like:").wait_for(state="visible")
+        assert re.search(r"Sounds like: [^\n]+ \d+% · ", summary.inner_text()), summary.inner_text()
+        page.locator("#heatmaps img.gc-cells").first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
+        n_panels = page.locator("#heatmaps figure.gc-panel").count()
+
+        before = joined_count(page)
+        page.locator("#genre-select input").click()
+        page.locator("#genre-select input").fill("guitar")  # the selector filters its 61 choices as one types
+        page.get_by_role("option", name=f"{TAG_CHOICE}guitar", exact=True).click()
+        assert wait_for_event(page, endpoints["explain_shown"], after=before)["success"]
+        page.locator("#heatmap-note").get_by_text("the tag guitar").wait_for(state="visible")
+        captions = page.locator("#heatmaps figure.gc-panel figcaption").all_inner_texts()
+        assert len(captions) == n_panels and all(f"showing {TAG_CHOICE}guitar " in caption for caption in captions)
+        assert page.locator("#heatmaps .gc-strength").count() == n_panels
+        assert not page.page_errors, page.page_errors
