@@ -219,13 +219,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(transfer.item_ids) if transfer else 0} transfer tracks "
           f"({transfer.tags.shape[0] if transfer else 0} segments), {len(valid.item_ids)} valid clips; "
           f"ready in {time.time() - started:.0f} s", flush=True)
+    from training.data import data_summary
     from training.teacher import CREDIT, TAGS
 
     network, mean, std, history = train_student(data, valid, clips=clips, genres=genres, n_tags=len(TAGS), settings=settings,
                                                 log=lambda line: print(line, flush=True))
     save_student(network, out=out, mean=mean, std=std, genres=genres, tags=TAGS, settings=settings,
                  history=history, summary={
-                     "data": args.data.name, "teacher": CREDIT, "teacher_head": f"{head.kind}, C={head.c}",
+                     "data": args.data.name, "clips": data_summary(list(clips.values())), "teacher": CREDIT, "teacher_head": f"{head.kind}, C={head.c}",
                      "train_clips": len(train.item_ids), "train_segments": int(train.tags.shape[0]),
                      "transfer_tracks": len(transfer.item_ids) if transfer else 0,
                      "transfer_segments": int(transfer.tags.shape[0]) if transfer else 0,
