@@ -8,7 +8,7 @@ Reads the teacher pass (`training.teacher_pass`) and the chosen teacher head
 audio, in the same view (clean or through a real-world channel), so student and teacher see the
 same input ("a good teacher is patient and consistent", Beyer et al., 2022). Targets:
 
-- genres: the teacher head's probabilities, softened by ``temperature``, mixed with the true label
+- genres: the teacher head's calibrated probabilities (softened by ``temperature``), mixed with the true label
   (share ``label_weight``) for GTZAN `train` segments; the teacher alone for the transfer music;
 - tags: the teacher's 50 tag probabilities (binary cross-entropy), weighted by ``tag_weight``.
 
@@ -43,7 +43,7 @@ class DistillSettings:
     dropout: float = setting(0.2, "before the output layers")
     l2: float = setting(1e-4, "weight decay on the last conv and the output layers")
     n_mfcc: int = setting(20, "MFCC coefficients the student hears (the cache holds 40)")
-    temperature: float = setting(2.0, "softens the teacher head's genre probabilities (logits / T)")
+    temperature: float = setting(1.0, "softens the calibrated teacher head's genre probabilities (logits / T)")
     label_weight: float = setting(0.5, "share of the true label in a GTZAN train segment's genre target")
     tag_weight: float = setting(1.0, "weight of the tag loss beside the genre loss")
     transfer_weight: float = setting(0.5, "total weight of the transfer music relative to GTZAN train's")
