@@ -22,7 +22,7 @@ from training import channels
 from training.data import Clip
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
-CACHE_VERSION = 2  # bump when the segmentation changes without a FeatureConfig change
+CACHE_VERSION = 3  # bump when the segmentation changes without a FeatureConfig change (3: exact 3-s steps)
 CHANNELS = ("noise", "lowpass", "mp3", "telephone")  # the real-world channels (also valid's degraded copies)
 AUGMENTATIONS = ("pitch_up", "pitch_down", "stretch_fast", "stretch_slow", *CHANNELS, "excerpts")
 EXCERPT_SECONDS = (2.0, 3.0)  # "excerpts": lengths of the snippet-like excerpts, like the data's 2-3 s snippets
