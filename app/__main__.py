@@ -20,14 +20,16 @@ import io  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any
 
 from model.artifact import DEFAULT_MODEL_PATH  # noqa: E402
 
 
 def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
+
 
 PREFIX = "genre-cam:"
 # "user:password[,user:password...]", read from the environment so that passwords stay out of

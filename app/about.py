@@ -7,7 +7,8 @@ apart from limitations that hold by construction (ten genres, 3-s segments).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from model.artifact import METRICS, ModelMetadata
 
@@ -26,9 +27,12 @@ def _split_name(split: str) -> str:
 
 
 def _is_fraction_measure(name: str, value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        "accuracy" in name or "f1" in name
-    ) and 0.0 <= float(value) <= 1.0
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and ("accuracy" in name or "f1" in name)
+        and 0.0 <= float(value) <= 1.0
+    )
 
 
 def _format_value(name: str, value: Any) -> str:
@@ -75,8 +79,7 @@ def headline(metadata: ModelMetadata) -> str:
         )
         if values.get("chosen_on") == split:
             sentence += (
-                f" The {_split_name(split)} split was also used to choose this model, "
-                "so the figure is optimistic."
+                f" The {_split_name(split)} split was also used to choose this model, so the figure is optimistic."
             )
         return sentence
     return "No accuracy has been recorded for this model."
@@ -153,10 +156,22 @@ def teacher_markdown(metadata: ModelMetadata) -> str:
     head = training.get("teacher_head")
     if isinstance(head, str) and head:
         lines.append(f"**The teacher's genre head** (on the teacher's outputs): {head}.")
-    labelled = [part for part in (_count(training.get("train_clips"), "labelled training clips"),
-                                  _count(training.get("train_segments"), "segments")) if part]
-    unlabelled = [part for part in (_count(training.get("transfer_tracks"), "unlabelled tracks"),
-                                    _count(training.get("transfer_segments"), "segments")) if part]
+    labelled = [
+        part
+        for part in (
+            _count(training.get("train_clips"), "labelled training clips"),
+            _count(training.get("train_segments"), "segments"),
+        )
+        if part
+    ]
+    unlabelled = [
+        part
+        for part in (
+            _count(training.get("transfer_tracks"), "unlabelled tracks"),
+            _count(training.get("transfer_segments"), "segments"),
+        )
+        if part
+    ]
     heard = [f"{parts[0]} ({parts[1]})" if len(parts) == 2 else parts[0] for parts in (labelled, unlabelled) if parts]
     if heard:
         lines.append("**Training audio:** " + " and ".join(heard) + ", with the teacher's outputs as targets.")
@@ -223,7 +238,8 @@ def about_markdown(metadata: ModelMetadata) -> str:
     ]
     if "gtzan" in str(data_name).lower():
         limitations.insert(
-            2, "GTZAN is small (1000 clips of 30 s, collected around 2000) and has known faults "
+            2,
+            "GTZAN is small (1000 clips of 30 s, collected around 2000) and has known faults "
             "(repeated and mislabelled clips).",
         )
     parts.append("### Limitations\n\n" + "\n".join(f"- {item}" for item in limitations))

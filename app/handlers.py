@@ -36,7 +36,9 @@ from model.errors import AudioInputError
 from model.features import MAX_SECONDS
 
 PAGE_SIZE = 20  # Grad-CAM panels per page: a minute of music (20 segments of 3 s) fits on one
-RECENT_RESULTS = 8  # classifications kept for the explain event (each up to ~16 MB at MAX_SECONDS, activations included)
+RECENT_RESULTS = (
+    8  # classifications kept for the explain event (each up to ~16 MB at MAX_SECONDS, activations included)
+)
 GONE = "This recording is no longer kept on the server: please analyse it again."
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,9 @@ class Analyser:
         try:
             status = path.stat()
         except OSError as error:
-            raise AudioInputError(f"The uploaded file is no longer available ({path.name}); please add it again.") from error
+            raise AudioInputError(
+                f"The uploaded file is no longer available ({path.name}); please add it again."
+            ) from error
         identity = f"{path.resolve()}\0{status.st_size}\0{status.st_mtime_ns}"
         key = hashlib.sha256(identity.encode()).hexdigest()[:20]
         with self._lock:
@@ -182,8 +186,9 @@ class Analyser:
             first_index=first,
             recording=analysis.key,
         )
-        note = text.heatmap_note(first=first, last=last, n_segments=n_segments, genre=genre, tag=tag,
-                                 page_size=self.page_size)
+        note = text.heatmap_note(
+            first=first, last=last, n_segments=n_segments, genre=genre, tag=tag, page_size=self.page_size
+        )
         return Panels(heatmaps=html, heatmap_note=note)
 
     def outputs(self, audio: str | None, progress: gr.Progress) -> Outputs[Any]:
@@ -194,9 +199,7 @@ class Analyser:
         progress(0.6, desc="Explaining with Grad-CAM")
         panels = self.panels(analysis, genre=None, first=0)
         progress(0.9, desc="Drawing")
-        labels = [
-            f"{label} · {genre}" for label, genre in zip(text.segment_labels(result), result.segment_genres)
-        ]
+        labels = [f"{label} · {genre}" for label, genre in zip(text.segment_labels(result), result.segment_genres)]
         choices = text.page_choices(result, page_size=self.page_size)
         return Outputs(
             summary=text.summary(result, source=analysis.example.credit if analysis.example else None),
@@ -205,7 +208,11 @@ class Analyser:
                 result, segment_seconds=self.classifier.metadata.features.segment_seconds, max_seconds=self.max_seconds
             ),
             strip=plots.genre_strip_html(
-                result.genres, result.segment_probabilities, result.starts, result.ends, labels=labels,
+                result.genres,
+                result.segment_probabilities,
+                result.starts,
+                result.ends,
+                labels=labels,
                 note="Each column is a segment, each row a genre: the brighter, the more probable. The dot marks "
                 "the segment's top genre; click a column to see and hear that segment.",
             ),
@@ -264,7 +271,9 @@ class Analyser:
             return Panels(heatmaps="", heatmap_note=text.error_summary(str(error))).as_list()
         except Exception as error:
             log.exception("explaining failed")
-            return Panels(heatmaps="", heatmap_note=text.error_summary(failure_message(error), title=text.FAILURE_TITLE)).as_list()
+            return Panels(
+                heatmaps="", heatmap_note=text.error_summary(failure_message(error), title=text.FAILURE_TITLE)
+            ).as_list()
 
     def jump(self, audio: str | None, genre: str | None, event: gr.EventData) -> list:
         """A click on the strip's column of a segment whose panel is not drawn: draw its page.

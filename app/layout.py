@@ -225,7 +225,11 @@ def gradcam_components(
             elem_id="genre-select",
         )
         segment_range = gr.Dropdown(  # its choices come with each result; API clients may ask for any segment
-            choices=[("segments 1–20", 0)], value=0, label="Segments shown", visible=False, allow_custom_value=True,
+            choices=[("segments 1–20", 0)],
+            value=0,
+            label="Segments shown",
+            visible=False,
+            allow_custom_value=True,
             elem_id="segment-range",
         )
     heatmap_note = gr.Markdown(label="About these panels", elem_id="heatmap-note")
@@ -261,8 +265,13 @@ def numbers_and_about_components(classifier: GenreClassifier, model_card: str | 
 def wire(analyser: Analyser, inputs: Inputs, outputs: Outputs[gr.Component]) -> None:
     """Connect the events: the page's own (errors shown in words) and the API's (errors raised)."""
     audio, every_output, panels = inputs.audio, outputs.as_list(), outputs.panels.as_list()
-    show = {"fn": analyser.show, "inputs": audio, "outputs": every_output, "concurrency_id": ANALYSIS,
-            "api_visibility": "undocumented"}
+    show = {
+        "fn": analyser.show,
+        "inputs": audio,
+        "outputs": every_output,
+        "concurrency_id": ANALYSIS,
+        "api_visibility": "undocumented",
+    }
     inputs.classify_button.click(**show, api_name="show_button")
     audio.upload(**show, api_name="show_upload")
     audio.stop_recording(**show, api_name="show_recording")
@@ -347,8 +356,9 @@ def build_demo(
             with gr.Column(scale=6):
                 summary, chart, analysis_note = summary_components()
         strip = strip_component()
-        explain_choice, segment_range, panels = gradcam_components(analyser, classifier.genres, features,
-                                                                   classifier.tags)
+        explain_choice, segment_range, panels = gradcam_components(
+            analyser, classifier.genres, features, classifier.tags
+        )
         result = numbers_and_about_components(classifier, model_card)
         outputs = Outputs(
             summary=summary,

@@ -99,7 +99,9 @@ def probability_table(genres: Sequence[str], probabilities: np.ndarray) -> pd.Da
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (len(genres),):
-        raise ValueError(f"{probabilities.shape[0] if probabilities.ndim else 0} probabilities for {len(genres)} genres")
+        raise ValueError(
+            f"{probabilities.shape[0] if probabilities.ndim else 0} probabilities for {len(genres)} genres"
+        )
     order = np.argsort(-probabilities, kind="stable")
     return pd.DataFrame(
         {
@@ -140,7 +142,9 @@ def strip_cells(segment_probabilities: np.ndarray, boundaries: np.ndarray, *, pl
     t0, t1 = float(boundaries[0]), float(boundaries[-1])
     pixel_times = t0 + (np.arange(plot_width) + 0.5) * (t1 - t0) / plot_width
     column_segment = np.clip(np.searchsorted(boundaries, pixel_times, side="right") - 1, 0, n_segments - 1)
-    return apply_lut(np.asarray(segment_probabilities, dtype=np.float32)[column_segment].T, colormap_lut(STRIP_COLORMAP))
+    return apply_lut(
+        np.asarray(segment_probabilities, dtype=np.float32)[column_segment].T, colormap_lut(STRIP_COLORMAP)
+    )
 
 
 def _segment_buttons(top: np.ndarray, edges: Sequence[float], labels: Sequence[str], *, n_genres: int) -> str:
@@ -262,9 +266,7 @@ def mfcc_display_range(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean - MFCC_CLIP_SIGMAS * std, mean + MFCC_CLIP_SIGMAS * std
 
 
-def heatmap_cells(
-    mfcc: np.ndarray, heatmap: np.ndarray, *, display_range: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
+def heatmap_cells(mfcc: np.ndarray, heatmap: np.ndarray, *, display_range: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Grad-CAM colour over the grey MFCC, one pixel per (frame, coefficient).
 
     The browser scales the image up, so the server never handles more pixels than the
@@ -334,8 +336,18 @@ GENRE_STRENGTH = "of the segment's top genre"  # what a genre's evidence strengt
 
 
 def _panel_figure(
-    cells: np.ndarray, start: float, title: str, *, index: int, seconds_per_frame: float, span: float, minutes: bool,
-    coefficient_ticks: str, strength: float | None, strength_meaning: str, playable: bool,
+    cells: np.ndarray,
+    start: float,
+    title: str,
+    *,
+    index: int,
+    seconds_per_frame: float,
+    span: float,
+    minutes: bool,
+    coefficient_ticks: str,
+    strength: float | None,
+    strength_meaning: str,
+    playable: bool,
 ) -> str:
     """One ``figure.gc-panel`` of `heatmap_html`: (n_mfcc, frames, 3) cells starting at ``start`` seconds."""
     left = start - seconds_per_frame / 2.0  # the image's left edge in seconds
@@ -431,8 +443,9 @@ def heatmap_html(
     An HTML fragment: ``div.gc-page`` holding a ``p.gc-legend`` and one ``figure.gc-panel``
     per segment.
     """
-    features, heatmaps, strengths = _checked_page(features, heatmaps, n_titles=len(titles), starts=starts,
-                                                  strengths=strengths)
+    features, heatmaps, strengths = _checked_page(
+        features, heatmaps, n_titles=len(titles), starts=starts, strengths=strengths
+    )
     _, frames, n_mfcc = features.shape
     coefficient_ticks = "".join(
         f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>' for index in range(0, n_mfcc, 5)
@@ -441,9 +454,16 @@ def heatmap_html(
     cells = heatmap_cells(features, heatmaps, display_range=mfcc_display_range(features))  # (n, n_mfcc, frames, 3)
     figures = [
         _panel_figure(
-            segment_cells, float(start), title, index=first_index + number, seconds_per_frame=seconds_per_frame,
-            span=span, minutes=minutes, coefficient_ticks=coefficient_ticks,
-            strength=None if strengths is None else float(strengths[number]), strength_meaning=strength_meaning,
+            segment_cells,
+            float(start),
+            title,
+            index=first_index + number,
+            seconds_per_frame=seconds_per_frame,
+            span=span,
+            minutes=minutes,
+            coefficient_ticks=coefficient_ticks,
+            strength=None if strengths is None else float(strengths[number]),
+            strength_meaning=strength_meaning,
             playable=recording is not None,
         )
         for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles))
@@ -474,7 +494,8 @@ HEATMAP_CSS = """
 .gc-xticks { grid-area: 2 / 3; position: relative; }
 .gc-xticks span { position: absolute; top: .15em; transform: translateX(-50%); line-height: 1; }
 .gc-xlabel { grid-area: 3 / 3; text-align: center; }
-.gc-strength { height: .35em; margin: 0 auto .3em; width: 60%; background: #ddd; border-radius: .2em; overflow: hidden; }
+.gc-strength { height: .35em; margin: 0 auto .3em; width: 60%; background: #ddd; border-radius: .2em;
+  overflow: hidden; }
 .gc-strength span { display: block; height: 100%; background: #c2410c; }
 .gc-listen { margin: .3em 0 0 2.9em; }
 .gc-listen audio { width: 100%; height: 2.2em; }
@@ -492,7 +513,19 @@ def wav_data_uri(samples: np.ndarray, *, sample_rate: int) -> str:
     """
     pcm = np.round(np.clip(np.nan_to_num(np.asarray(samples, dtype=np.float32)), -1.0, 1.0) * 32767.0).astype("<i2")
     header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, 1, sample_rate,
-        2 * sample_rate, 2, 16, b"data", pcm.nbytes,
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + pcm.nbytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        sample_rate,
+        2 * sample_rate,
+        2,
+        16,
+        b"data",
+        pcm.nbytes,
     )
     return "data:audio/wav;base64," + base64.b64encode(header + pcm.tobytes()).decode("ascii")

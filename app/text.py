@@ -40,7 +40,9 @@ def in_minutes(result: Classification) -> bool:
 
 def format_span(start: float, end: float, *, minutes: bool) -> str:
     """(3.0, 6.0) -> "3.0–6.0 s"; with ``minutes`` "1:03.0–1:06.0"."""
-    text = f"{plots.format_time(start, minutes=minutes, decimals=1)}–{plots.format_time(end, minutes=minutes, decimals=1)}"
+    text = (
+        f"{plots.format_time(start, minutes=minutes, decimals=1)}–{plots.format_time(end, minutes=minutes, decimals=1)}"
+    )
     return text if minutes else text + " s"
 
 
@@ -69,8 +71,9 @@ def segment_labels(result: Classification, first: int = 0, last: int | None = No
     minutes = in_minutes(result)
     last = len(result.starts) if last is None else last
     return [
-        segment_label(index + 1, float(result.starts[index]), float(result.ends[index]), minutes=minutes,
-                      tail=bool(tails[index]))
+        segment_label(
+            index + 1, float(result.starts[index]), float(result.ends[index]), minutes=minutes, tail=bool(tails[index])
+        )
         for index in range(first, last)
     ]
 

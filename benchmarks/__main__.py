@@ -47,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     from model.artifact import DEFAULT_MODEL_PATH
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,
-                        help="a .keras artifact (default: the committed one)")
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL_PATH, help="a .keras artifact (default: the committed one)"
+    )
     parser.add_argument("--gtzan", type=Path, default=DEFAULT_GTZAN, help="GTZAN folder with MANIFEST.csv")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per measure, after one warm-up")
     parser.add_argument("--seed-repeats", type=int, default=5, help="timed calls of the (slow) seed pipeline")
@@ -101,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"model": str(args.model), "machine": _machine(), "repeats": args.repeats}
     print(f"genre-cam benchmark | model {args.model} | {results['machine']}", flush=True)
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > BUSY_LOAD * (os.cpu_count() or 1):
-        print("note: other work is using this machine: times are inflated, ratios (timed in rounds) less so",
-              flush=True)
+        print(
+            "note: other work is using this machine: times are inflated, ratios (timed in rounds) less so", flush=True
+        )
     intra_op = tf.config.threading.get_intra_op_parallelism_threads() or "auto"
     inter_op = tf.config.threading.get_inter_op_parallelism_threads() or "auto"
     print(
@@ -114,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         long = concatenate(clips[:LONG_CLIPS], seconds=LONG_SECONDS, out=scratch / "five_minutes.flac")
         recordings = {"30s": short, "5min": long}
-        print(f"clips: 30-s = {short.name}; 5-min = {LONG_CLIPS} GTZAN clips concatenated into a temporary FLAC",
-              flush=True)
+        print(
+            f"clips: 30-s = {short.name}; 5-min = {LONG_CLIPS} GTZAN clips concatenated into a temporary FLAC",
+            flush=True,
+        )
         mp3 = as_mp3(short, rate=MP3_RATE, out=scratch / "thirty_seconds.mp3")
         print("measuring in process ...", file=sys.stderr, flush=True)
         results.update(
@@ -149,7 +153,9 @@ def _measure_app(args, recordings: dict[str, Path], scratch: Path) -> dict:
     for key, path in recordings.items():
         folder = scratch / f"uploads-{key}"
         folder.mkdir()
-        copies[key] = distinct_copies(path, count=2 * (args.repeats + 1) + 2, out=folder)  # + cold start, + ping warm-up
+        copies[key] = distinct_copies(
+            path, count=2 * (args.repeats + 1) + 2, out=folder
+        )  # + cold start, + ping warm-up
     first = copies["30s"].pop()
     print("starting the app ...", file=sys.stderr, flush=True)
     try:
@@ -205,8 +211,10 @@ def _print_table(results: dict) -> None:
     if "skipped" in app:
         print(f"4 app request: not measured ({app['skipped']})")
     else:
-        for label, key in [("4 app request (gradio_client, classify)", "app_request"),
-                           ("    Gradio minimum (same upload, constant reply)", "gradio_minimum")]:
+        for label, key in [
+            ("4 app request (gradio_client, classify)", "app_request"),
+            ("    Gradio minimum (same upload, constant reply)", "gradio_minimum"),
+        ]:
             a, b = _median(app["30s"][key]), _median(app["5min"][key])
             print(f"{label:{width}} {_duration(a):>11} {_duration(b):>11} {_ratio(b / a if a and b else None):>11}")
         if "note" in app:
@@ -227,12 +235,24 @@ def _print_table(results: dict) -> None:
     floor_s, floor_l = _median(short["floor"]), _median(long["floor"])
     both_s = _median(short["classify_gradcam"])
     lines = [
-        ("classify + Grad-CAM / floor, 30-s", paired_ratio(short["classify_gradcam"], short["floor"]),
-         TARGET_GRADCAM_OVER_FLOOR, True),
-        ("classify + Grad-CAM / floor, 5-min (info)", paired_ratio(long["classify_gradcam"], long["floor"]),
-         None, True),
-        ("tf-keras-vis per-call cost / classify + Grad-CAM, 30-s",
-         paired_ratio(short["gradcam_one_segment"], short["classify_gradcam"]), None, True),
+        (
+            "classify + Grad-CAM / floor, 30-s",
+            paired_ratio(short["classify_gradcam"], short["floor"]),
+            TARGET_GRADCAM_OVER_FLOOR,
+            True,
+        ),
+        (
+            "classify + Grad-CAM / floor, 5-min (info)",
+            paired_ratio(long["classify_gradcam"], long["floor"]),
+            None,
+            True,
+        ),
+        (
+            "tf-keras-vis per-call cost / classify + Grad-CAM, 30-s",
+            paired_ratio(short["gradcam_one_segment"], short["classify_gradcam"]),
+            None,
+            True,
+        ),
     ]
     if "skipped" not in app and app["30s"]["gradio_minimum"] is not None:
         for key, floor_value, label in [("30s", floor_s, "30-s"), ("5min", floor_l, "5-min")]:
@@ -241,18 +261,35 @@ def _print_table(results: dict) -> None:
             target = TARGET_APP_OVER_GRADIO_IN_FLOORS if key == "30s" else None
             lines.append((f"(app request - Gradio minimum) / floor, {label}", extra / floor_value, target, True))
     lines += [
-        ("seed pipeline / classify, 30-s", ratio(_median(short["seed"]), _median(short["classify"])),
-         TARGET_SEED_SPEEDUP, False),
+        (
+            "seed pipeline / classify, 30-s",
+            ratio(_median(short["seed"]), _median(short["classify"])),
+            TARGET_SEED_SPEEDUP,
+            False,
+        ),
         ("seed pipeline / classify + Grad-CAM, 30-s (info)", ratio(_median(short["seed"]), both_s), None, False),
-        ("seed steps with our net / classify, 30-s (info)",
-         ratio(_median(short["seed_our_network"]), _median(short["classify"])), None, False),
-        ("5-min / 30-s, classify + Grad-CAM", paired_ratio(long["classify_gradcam"], short["classify_gradcam"]),
-         TARGET_LONG_OVER_SHORT, True),
+        (
+            "seed steps with our net / classify, 30-s (info)",
+            ratio(_median(short["seed_our_network"]), _median(short["classify"])),
+            None,
+            False,
+        ),
+        (
+            "5-min / 30-s, classify + Grad-CAM",
+            paired_ratio(long["classify_gradcam"], short["classify_gradcam"]),
+            TARGET_LONG_OVER_SHORT,
+            True,
+        ),
     ]
     if "skipped" not in app:
-        lines.append(("5-min / 30-s, app request",
-                      ratio(_median(app["5min"]["app_request"]), _median(app["30s"]["app_request"])),
-                      TARGET_LONG_OVER_SHORT, True))
+        lines.append(
+            (
+                "5-min / 30-s, app request",
+                ratio(_median(app["5min"]["app_request"]), _median(app["30s"]["app_request"])),
+                TARGET_LONG_OVER_SHORT,
+                True,
+            )
+        )
     print()
     print("ratios of measures timed in the same rounds are medians of the per-round ratios")
     print(f"{'ratio':{width}} {'value':>11} {'target':>11} {'':>11}")

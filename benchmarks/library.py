@@ -78,12 +78,21 @@ def run_measured(command: list[str], *, count: Callable[[list[str]], int], one_c
 
     pin = (lambda: os.sched_setaffinity(0, {0})) if one_cpu else None
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, preexec_fn=pin)
+    child = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=pin,
+    )
     lines: list[str] = []
     errors: list[str] = []
-    readers = [threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True),
-               threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True)]
+    readers = [
+        threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True),
+        threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     process, peak, events, tick = psutil.Process(child.pid), 0, [], 0
@@ -105,14 +114,23 @@ def run_measured(command: list[str], *, count: Callable[[list[str]], int], one_c
         raise RuntimeError(f"{' '.join(command[:4])} ... failed ({child.returncode}): {''.join(errors)[-2000:]}")
     if not events:
         raise RuntimeError(f"{' '.join(command[:4])} ... gave no result")
-    return {"seconds": seconds, "first_s": events[0][0], "first_files": events[0][1], "last_s": events[-1][0],
-            "files": events[-1][1], "peak_bytes": peak, "stdout": "".join(lines), "stderr": "".join(errors)}
+    return {
+        "seconds": seconds,
+        "first_s": events[0][0],
+        "first_files": events[0][1],
+        "last_s": events[-1][0],
+        "files": events[-1][1],
+        "peak_bytes": peak,
+        "stdout": "".join(lines),
+        "stderr": "".join(errors),
+    }
 
 
 def cli(files: list[Path], *, model: Path, one_cpu: bool) -> dict:
     """The CLI on the files; a file is done when its line is printed."""
-    return run_measured([sys.executable, "-m", "model", "classify", "--model", str(model), *map(str, files)],
-                        count=len, one_cpu=one_cpu)
+    return run_measured(
+        [sys.executable, "-m", "model", "classify", "--model", str(model), *map(str, files)], count=len, one_cpu=one_cpu
+    )
 
 
 def library(folder: Path, *, out: Path, model: Path, cpus: int) -> dict:
@@ -131,8 +149,22 @@ def library(folder: Path, *, out: Path, model: Path, cpus: int) -> dict:
                     pass
         return sum(rows.values())
 
-    result = run_measured([sys.executable, "-m", "library", "tag", str(folder), "--out", str(out),
-                           "--model", str(model), "--cpus", str(cpus)], count=count)
+    result = run_measured(
+        [
+            sys.executable,
+            "-m",
+            "library",
+            "tag",
+            str(folder),
+            "--out",
+            str(out),
+            "--model",
+            str(model),
+            "--cpus",
+            str(cpus),
+        ],
+        count=count,
+    )
     if " 0 failed;" not in result["stdout"] or "0 already there" not in result["stdout"]:
         raise RuntimeError(f"the library job did not tag every file afresh: {result['stdout']}")
     return result
@@ -159,8 +191,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _figures(run: dict) -> dict:
-    return {"start_s": run["first_s"], "all_s": run["seconds"], "files_per_s": rate_after_start(run),
-            "peak_bytes": run["peak_bytes"]}
+    return {
+        "start_s": run["first_s"],
+        "all_s": run["seconds"],
+        "files_per_s": rate_after_start(run),
+        "peak_bytes": run["peak_bytes"],
+    }
 
 
 def measure(args, scratch: Path) -> dict:
@@ -173,16 +209,21 @@ def measure(args, scratch: Path) -> dict:
         results[name] = _figures(cli(files, model=args.model, one_cpu=one_cpu))
     for cpus in args.cpus:
         print(f"library --cpus {cpus}: {args.files} files ...", file=sys.stderr, flush=True)
-        results[f"library_{cpus}cpu"] = _figures(library(many, out=scratch / f"many-{cpus}.parquet", model=args.model,
-                                                         cpus=cpus))
+        results[f"library_{cpus}cpu"] = _figures(
+            library(many, out=scratch / f"many-{cpus}.parquet", model=args.model, cpus=cpus)
+        )
     if args.memory_files:
         cpus = max(args.cpus)
         print(f"library --cpus {cpus}: {args.memory_files} files for memory ...", file=sys.stderr, flush=True)
         big = link_library(clips, count=args.memory_files, folder=scratch / "big")
         run = library(big, out=scratch / "big.parquet", model=args.model, cpus=cpus)
-        results["memory"] = {"cpus": cpus, "files": args.memory_files, "seconds": run["seconds"],
-                             "peak_bytes": run["peak_bytes"],
-                             "small_peak_bytes": results[f"library_{cpus}cpu"]["peak_bytes"]}
+        results["memory"] = {
+            "cpus": cpus,
+            "files": args.memory_files,
+            "seconds": run["seconds"],
+            "peak_bytes": run["peak_bytes"],
+            "small_peak_bytes": results[f"library_{cpus}cpu"]["peak_bytes"],
+        }
     results["load_at_end"] = os.getloadavg()[0]
     return results
 
@@ -192,8 +233,10 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def print_table(results: dict) -> None:
-    print(f"\nlibrary job vs CLI on {results['files']} 30-s GTZAN clips | {results['cpu_count']} CPUs, "
-          f"load average {results['load_at_start']:.2f} at start, {results['load_at_end']:.2f} at the end")
+    print(
+        f"\nlibrary job vs CLI on {results['files']} 30-s GTZAN clips | {results['cpu_count']} CPUs, "
+        f"load average {results['load_at_start']:.2f} at start, {results['load_at_end']:.2f} at the end"
+    )
     print(f"{'command':26} {'start-up (to 1st result)':>25} {'all files':>10} {'files/s after start-up':>23}")
     labels = [("cli_1cpu", "CLI, pinned to one CPU"), ("cli", "CLI, all CPUs")]
     labels += [(key, f"library --cpus {key.split('_')[1][:-3]}") for key in results if key.startswith("library_")]
@@ -202,19 +245,41 @@ def print_table(results: dict) -> None:
         rate = "-" if row["files_per_s"] is None else f"{row['files_per_s']:.1f}"
         print(f"{label:26} {row['start_s']:>24.1f}s {row['all_s']:>9.1f}s {rate:>23}")
     one, two = results.get("library_1cpu", {}), results.get("library_2cpu", {})
-    lines = [("library 2 CPUs / 1 CPU (files/s)", _ratio(two.get("files_per_s"), one.get("files_per_s")),
-              TARGET_TWO_OVER_ONE_CPU, False),
-             ("library 1 CPU / CLI on 1 CPU (files/s)", _ratio(one.get("files_per_s"), results["cli_1cpu"]["files_per_s"]),
-              TARGET_ONE_CPU_OVER_CLI, False),
-             ("library start-up / CLI start-up, 1 CPU", _ratio(one.get("start_s"), results["cli_1cpu"]["start_s"]),
-              None, True)]
+    lines = [
+        (
+            "library 2 CPUs / 1 CPU (files/s)",
+            _ratio(two.get("files_per_s"), one.get("files_per_s")),
+            TARGET_TWO_OVER_ONE_CPU,
+            False,
+        ),
+        (
+            "library 1 CPU / CLI on 1 CPU (files/s)",
+            _ratio(one.get("files_per_s"), results["cli_1cpu"]["files_per_s"]),
+            TARGET_ONE_CPU_OVER_CLI,
+            False,
+        ),
+        (
+            "library start-up / CLI start-up, 1 CPU",
+            _ratio(one.get("start_s"), results["cli_1cpu"]["start_s"]),
+            None,
+            True,
+        ),
+    ]
     if "memory" in results:
         memory = results["memory"]
-        print(f"peak memory (PSS), library --cpus {memory['cpus']}: {memory['small_peak_bytes'] / 2**20:.0f} MiB for "
-              f"{results['files']} files, {memory['peak_bytes'] / 2**20:.0f} MiB for {memory['files']} files "
-              f"({memory['seconds']:.0f} s)")
-        lines.append((f"peak memory {memory['files']} / {results['files']} files",
-                      _ratio(memory["peak_bytes"], memory["small_peak_bytes"]), TARGET_MEMORY_RATIO, True))
+        print(
+            f"peak memory (PSS), library --cpus {memory['cpus']}: {memory['small_peak_bytes'] / 2**20:.0f} MiB for "
+            f"{results['files']} files, {memory['peak_bytes'] / 2**20:.0f} MiB for {memory['files']} files "
+            f"({memory['seconds']:.0f} s)"
+        )
+        lines.append(
+            (
+                f"peak memory {memory['files']} / {results['files']} files",
+                _ratio(memory["peak_bytes"], memory["small_peak_bytes"]),
+                TARGET_MEMORY_RATIO,
+                True,
+            )
+        )
     print(f"\n{'ratio':44} {'value':>7} {'target':>8}")
     for label, value, target, at_most in lines:
         if value is None:

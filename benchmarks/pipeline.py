@@ -26,8 +26,9 @@ SEED_SEGMENT_SECONDS = 6.0  # the seed cut a 30-s clip into 5 segments of 6 s
 SEED_N_MFCC = 13  # and kept 13 coefficients
 
 
-def seed_pipeline(path: Path, *, model_path: Path, segment_seconds: float = SEED_SEGMENT_SECONDS,
-                  n_mfcc: int = SEED_N_MFCC) -> np.ndarray:
+def seed_pipeline(
+    path: Path, *, model_path: Path, segment_seconds: float = SEED_SEGMENT_SECONDS, n_mfcc: int = SEED_N_MFCC
+) -> np.ndarray:
     """The seed project's request, rebuilt faithfully as a baseline.
 
     ``librosa.load`` at 22050 Hz; one ``librosa.feature.mfcc`` call per non-overlapping slice
@@ -42,8 +43,7 @@ def seed_pipeline(path: Path, *, model_path: Path, segment_seconds: float = SEED
     length = round(segment_seconds * rate)
     slices = [signal[start : start + length] for start in range(0, len(signal) - length + 1, length)]
     segments = [
-        librosa.feature.mfcc(y=piece, sr=rate, n_mfcc=n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH).T
-        for piece in slices
+        librosa.feature.mfcc(y=piece, sr=rate, n_mfcc=n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH).T for piece in slices
     ]
     model = keras.saving.load_model(model_path)
     probabilities = model.predict(np.array(segments)[..., np.newaxis], verbose=0)

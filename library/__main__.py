@@ -23,11 +23,16 @@ def _parser() -> argparse.ArgumentParser:
     tag = commands.add_parser("tag", help="tag every audio file under the folders; re-run to continue or update")
     tag.add_argument("folders", nargs="+", type=Path, metavar="MUSIC_DIR", help="folders searched recursively")
     tag.add_argument("--out", type=Path, required=True, help="the output: .parquet, .csv or .jsonl (one row per file)")
-    tag.add_argument("--address", default=None,
-                     help="a Ray cluster: 'auto' (this machine is part of one) or ray://HOST:10001; default: Ray on this machine")
+    tag.add_argument(
+        "--address",
+        default=None,
+        help="a Ray cluster: 'auto' (this machine is part of one) or ray://HOST:10001; default: Ray on this machine",
+    )
     tag.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray, one worker each (default: all)")
     tag.add_argument("--model", type=Path, default=None, help="a .keras artifact (default: the committed one)")
-    tag.add_argument("--report", type=Path, default=None, metavar="HTML", help="also write a page: genre chart, failed files")
+    tag.add_argument(
+        "--report", type=Path, default=None, metavar="HTML", help="also write a page: genre chart, failed files"
+    )
     tag.add_argument("--batch-files", type=int, default=None, help="files per worker call (default 8)")
     return parser
 
@@ -44,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--cpus and --batch-files must be at least 1")
     missing = _missing()
     if missing:
-        print(f"error: tagging a library needs Ray Data ({', '.join(missing)} not installed). Install it with:\n"
-              f"  {INSTALL_HINT}", file=sys.stderr)
+        print(
+            f"error: tagging a library needs Ray Data ({', '.join(missing)} not installed). Install it with:\n"
+            f"  {INSTALL_HINT}",
+            file=sys.stderr,
+        )
         return 2
     from library.job import BATCH_FILES, LibraryError, tag_library
     from library.store import output_format
@@ -66,8 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(null, 2)
     os.close(null)
     try:
-        summary = tag_library(args.folders, out=args.out, model_path=args.model, address=args.address,
-                              cpus=args.cpus, batch_files=args.batch_files or BATCH_FILES)
+        summary = tag_library(
+            args.folders,
+            out=args.out,
+            model_path=args.model,
+            address=args.address,
+            cpus=args.cpus,
+            batch_files=args.batch_files or BATCH_FILES,
+        )
     except LibraryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -75,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot reach the Ray cluster at {args.address}: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished chunks are kept beside {args.out}; run the same command again to continue",
-              file=sys.stderr)
+        print(
+            f"\ninterrupted: finished chunks are kept beside {args.out}; run the same command again to continue",
+            file=sys.stderr,
+        )
         return 1
     print(summary.text())
     if args.report:

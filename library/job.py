@@ -47,8 +47,13 @@ def start_ray(*, address: str | None, cpus: int | None):
     if address:
         ray.init(address=address, runtime_env={"py_modules": [str(path) for path in PACKAGES]}, **options)
     else:
-        ray.init(address="local", num_cpus=cpus or os.cpu_count(), include_dashboard=False,  # never a running cluster
-                 object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
+        ray.init(
+            address="local",
+            num_cpus=cpus or os.cpu_count(),
+            include_dashboard=False,  # never a running cluster
+            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+            **options,
+        )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts files, not blocks
     context.print_on_execution_start = False
@@ -57,8 +62,17 @@ def start_ray(*, address: str | None, cpus: int | None):
     return ray
 
 
-def tag_files(pending: list[dict], *, store: ResultStore, model_path: Path | None, model_id: str,
-              address: str | None, cpus: int | None, batch_files: int, progress: Progress) -> int:
+def tag_files(
+    pending: list[dict],
+    *,
+    store: ResultStore,
+    model_path: Path | None,
+    model_id: str,
+    address: str | None,
+    cpus: int | None,
+    batch_files: int,
+    progress: Progress,
+) -> int:
     """Classify the files on Ray Data and write each finished chunk as a part; returns the files written."""
     ray = start_ray(address=address, cpus=cpus)
     try:
@@ -66,13 +80,16 @@ def tag_files(pending: list[dict], *, store: ResultStore, model_path: Path | Non
         workers = min(blocks, max(1, int(ray.cluster_resources().get("CPU", 1))))
         dataset = ray.data.from_items(pending, override_num_blocks=blocks).map_batches(
             Tagger,
-            fn_constructor_kwargs={"model_path": str(Path(model_path).resolve()) if model_path else None,
-                                   "model_id": model_id},
+            fn_constructor_kwargs={
+                "model_path": str(Path(model_path).resolve()) if model_path else None,
+                "model_id": model_id,
+            },
             batch_size=batch_files,
             batch_format="numpy",
             num_cpus=1,
             # on a cluster the pool shrinks and grows with its nodes; locally it is one worker per CPU
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers) if address
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers)
+            if address
             else ray.data.ActorPoolStrategy(size=workers),
         )
         written: set[str] = set()
@@ -99,12 +116,27 @@ def summarize(store: ResultStore, *, tagged: int, seconds: float, missing: list[
                 genres[genre] += 1
             else:
                 failed.append((path, status))
-    return Summary(out=str(store.out), ok=ok, failed=tuple(failed), genres=genres, tagged=tagged,
-                   seconds=seconds, missing=tuple(missing))
+    return Summary(
+        out=str(store.out),
+        ok=ok,
+        failed=tuple(failed),
+        genres=genres,
+        tagged=tagged,
+        seconds=seconds,
+        missing=tuple(missing),
+    )
 
 
-def tag_library(folders: Iterable[Path], *, out: Path, model_path: Path | None = None, address: str | None = None,
-                cpus: int | None = None, batch_files: int = BATCH_FILES, stream: TextIO | None = None) -> Summary:
+def tag_library(
+    folders: Iterable[Path],
+    *,
+    out: Path,
+    model_path: Path | None = None,
+    address: str | None = None,
+    cpus: int | None = None,
+    batch_files: int = BATCH_FILES,
+    stream: TextIO | None = None,
+) -> Summary:
     """Tag every audio file under ``folders`` into ``out``, skipping those already there.
 
     Parameters
@@ -136,11 +168,22 @@ def tag_library(folders: Iterable[Path], *, out: Path, model_path: Path | None =
     model_id = model_identity(read_artifact(model_path or DEFAULT_MODEL_PATH))
     done = store.done_keys()
     pending = [file for file in files if (file["path"], file["size"], file["mtime_ns"], model_id) not in done]
-    print(f"{len(files)} audio files, {len(files) - len(pending)} already in {store.out.name}, "
-          f"{len(pending)} to tag", file=stream, flush=True)
+    print(
+        f"{len(files)} audio files, {len(files) - len(pending)} already in {store.out.name}, {len(pending)} to tag",
+        file=stream,
+        flush=True,
+    )
     tagged = 0
     if pending:
-        tagged = tag_files(pending, store=store, model_path=model_path, model_id=model_id, address=address, cpus=cpus,
-                           batch_files=batch_files, progress=Progress(len(pending), stream=stream))
+        tagged = tag_files(
+            pending,
+            store=store,
+            model_path=model_path,
+            model_id=model_id,
+            address=address,
+            cpus=cpus,
+            batch_files=batch_files,
+            progress=Progress(len(pending), stream=stream),
+        )
     missing = store.finalize(files, model_id=model_id)
     return summarize(store, tagged=tagged, seconds=time.monotonic() - started, missing=missing)

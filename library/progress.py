@@ -32,8 +32,9 @@ class Progress:
     The speed is measured from the first finished chunk on, so that start-up does not count as work.
     """
 
-    def __init__(self, total: int, *, stream: TextIO, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, total: int, *, stream: TextIO, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.total, self.stream, self.interval, self.clock = total, stream, interval, clock
         self.start = clock()
         self.done = 0
@@ -98,8 +99,10 @@ class Summary:
         return self.ok + len(self.failed)
 
     def text(self) -> str:
-        lines = [f"{self.out}: {self.files} files, {self.ok} ok, {len(self.failed)} failed; "
-                 f"{self.tagged} tagged now, {self.files - self.tagged} already there; {clock_text(self.seconds)}"]
+        lines = [
+            f"{self.out}: {self.files} files, {self.ok} ok, {len(self.failed)} failed; "
+            f"{self.tagged} tagged now, {self.files - self.tagged} already there; {clock_text(self.seconds)}"
+        ]
         if self.tagged and self.seconds > 0:
             lines[0] += f" ({self.tagged / self.seconds:.1f} files/s)"
         if self.genres:

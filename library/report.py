@@ -27,16 +27,22 @@ def genre_chart(counts: dict[str, int]) -> str:
             f'<text x="{LABEL_WIDTH + width + 6:.1f}" y="{y + 15}">{count} ({count / total:.0%})</text>'
         )
     height = max(len(ranked), 1) * BAR_HEIGHT
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
-            f'font-family="sans-serif" font-size="13" role="img" aria-label="files per genre">{"".join(bars)}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
+        f'font-family="sans-serif" font-size="13" role="img" aria-label="files per genre">{"".join(bars)}</svg>'
+    )
 
 
 def report_html(summary: Summary) -> str:
     """The whole page: counts, the chart, and a table of the failed files with their reasons."""
-    failed_rows = "".join(f"<tr><td>{html.escape(path)}</td><td>{html.escape(reason)}</td></tr>"
-                          for path, reason in summary.failed)
-    failed = (f"<table><tr><th>file</th><th>reason</th></tr>{failed_rows}</table>" if summary.failed
-              else "<p>None: every file was tagged.</p>")
+    failed_rows = "".join(
+        f"<tr><td>{html.escape(path)}</td><td>{html.escape(reason)}</td></tr>" for path, reason in summary.failed
+    )
+    failed = (
+        f"<table><tr><th>file</th><th>reason</th></tr>{failed_rows}</table>"
+        if summary.failed
+        else "<p>None: every file was tagged.</p>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>genre-cam: {html.escape(summary.out)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:60em}}td,th{{text-align:left;padding:2px 8px;

@@ -30,7 +30,7 @@ Key = tuple[str, int, int, str]
 
 
 def output_format(path: Path) -> str:
-    """"parquet", "csv" or "jsonl" from the output's suffix; ValueError for any other."""
+    """ "parquet", "csv" or "jsonl" from the output's suffix; ValueError for any other."""
     try:
         return FORMATS[Path(path).suffix.lower()]
     except KeyError:
@@ -100,7 +100,9 @@ class _Writer:
         if self.kind == "parquet":
             self.parquet.write_table(table)
         elif self.kind == "csv":
-            self.csv.writerows([["" if value is None else value for value in row.values()] for row in table.to_pylist()])
+            self.csv.writerows(
+                [["" if value is None else value for value in row.values()] for row in table.to_pylist()]
+            )
         else:
             self.handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
 
@@ -113,8 +115,15 @@ class _Writer:
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """The table with exactly the schema's columns, in its order (a missing column is null)."""
-    return pa.table({field.name: (table.column(field.name) if field.name in table.column_names
-                                  else pa.nulls(table.num_rows, field.type)) for field in schema}, schema=schema)
+    return pa.table(
+        {
+            field.name: (
+                table.column(field.name) if field.name in table.column_names else pa.nulls(table.num_rows, field.type)
+            )
+            for field in schema
+        },
+        schema=schema,
+    )
 
 
 class ResultStore:
@@ -134,7 +143,9 @@ class ResultStore:
         return ([self.out] if self.out.is_file() else []) + self.parts()
 
     def keys(self, paths: Iterable[Path]) -> set[Key]:
-        return {key for path in paths for table in read_batches(path, columns=list(KEY_COLUMNS)) for key in keys_of(table)}
+        return {
+            key for path in paths for table in read_batches(path, columns=list(KEY_COLUMNS)) for key in keys_of(table)
+        }
 
     def done_keys(self) -> set[Key]:
         """The keys of every finished row."""

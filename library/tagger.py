@@ -44,8 +44,13 @@ def file_row(file: dict[str, Any], result, *, genres: tuple[str, ...], model_id:
     """
     row = {"path": str(file["path"]), "size": int(file["size"]), "mtime_ns": int(file["mtime_ns"]), "model": model_id}
     if isinstance(result, BaseException):
-        return {**row, "status": one_line(result), "seconds": None, "genre": None,
-                **{PROBABILITY_PREFIX + genre: None for genre in genres}}
+        return {
+            **row,
+            "status": one_line(result),
+            "seconds": None,
+            "genre": None,
+            **{PROBABILITY_PREFIX + genre: None for genre in genres},
+        }
     row.update(status="ok", seconds=round(float(result.seconds), 3), genre=result.genre)
     row.update({PROBABILITY_PREFIX + genre: float(p) for genre, p in zip(genres, result.probabilities)})
     tags = result.top_tags(TOP_TAGS)  # empty without a tag head
@@ -102,16 +107,19 @@ class Tagger:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         """{"path", "size", "mtime_ns"} columns of n files -> an n-row table of `file_row` rows."""
-        files = [{"path": str(path), "size": int(size), "mtime_ns": int(mtime)}
-                 for path, size, mtime in zip(batch["path"], batch["size"], batch["mtime_ns"])]
+        files = [
+            {"path": str(path), "size": int(size), "mtime_ns": int(mtime)}
+            for path, size, mtime in zip(batch["path"], batch["size"], batch["mtime_ns"])
+        ]
         paths = [file["path"] for file in files]
         try:
             results = self.classifier.classify_many(paths)
         except Exception:  # an unexpected failure on one file (not AudioInputError): find it, keep the others
             results = [self._classify_one(path) for path in paths]
         genres = self.classifier.genres
-        return rows_table([file_row(file, result, genres=genres, model_id=self.model_id)
-                           for file, result in zip(files, results)])
+        return rows_table(
+            [file_row(file, result, genres=genres, model_id=self.model_id) for file, result in zip(files, results)]
+        )
 
     def _classify_one(self, path: str):
         try:

@@ -214,9 +214,7 @@ def check_features(metadata: ModelMetadata, *, expected: FeatureConfig = DEFAULT
         )
 
 
-def load_artifact(
-    path: Path = DEFAULT_MODEL_PATH, *, expected: FeatureConfig | None = DEFAULT_CONFIG
-):
+def load_artifact(path: Path = DEFAULT_MODEL_PATH, *, expected: FeatureConfig | None = DEFAULT_CONFIG):
     """Load a trained model and its metadata, checking the feature contract.
 
     Parameters

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
-from typing import Union
 
 import librosa
 import numpy as np
@@ -18,7 +17,7 @@ import soundfile
 from model.errors import AudioInputError
 from model.features import MAX_SECONDS, MIN_SECONDS, SAMPLE_RATE, SILENCE_PEAK
 
-AudioSource = Union[str, Path, bytes, tuple[int, np.ndarray]]
+AudioSource = str | Path | bytes | tuple[int, np.ndarray]
 SUPPORTED_FORMATS = "WAV, FLAC, OGG/Opus, MP3 or AIFF"
 AUDIO_SUFFIXES = (".wav", ".au", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")  # file names of those formats
 
@@ -77,7 +76,7 @@ def _to_mono(data: np.ndarray) -> np.ndarray:
     raise AudioInputError(f"Expected mono or multi-channel audio, got an array of shape {data.shape}.")
 
 
-def _read_file(source: Union[str, Path, bytes], *, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
+def _read_file(source: str | Path | bytes, *, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
     """Read at most ``max_seconds`` of a file: (samples (n, channels), rate, total seconds, truncated)."""
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
     if not isinstance(source, bytes):
@@ -99,9 +98,7 @@ def _read_file(source: Union[str, Path, bytes], *, max_seconds: float) -> tuple[
     except AudioInputError:
         raise
     except Exception as error:  # libsndfile and its wrappers raise several types for bad bytes
-        raise AudioInputError(
-            f"This file could not be read as audio. Please use {SUPPORTED_FORMATS}."
-        ) from error
+        raise AudioInputError(f"This file could not be read as audio. Please use {SUPPORTED_FORMATS}.") from error
     truncated = data.shape[0] > limit
     data = data[:limit]
     total_seconds = (total_frames if total_frames > 0 and truncated else data.shape[0]) / rate

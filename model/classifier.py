@@ -229,7 +229,9 @@ class GenreClassifier:
             activations.append(outputs[-1])
         if not genres:
             raise ValueError(f"expected (n > 0, frames, n_mfcc, channels), got {features.shape}")
-        return ForwardPass(*(np.concatenate(part).astype(np.float32, copy=False) for part in (genres, tags, activations)))
+        return ForwardPass(
+            *(np.concatenate(part).astype(np.float32, copy=False) for part in (genres, tags, activations))
+        )
 
     def segments(self, source: AudioSource, *, max_seconds: float = MAX_SECONDS) -> tuple[Segments, DecodedAudio]:
         """Decode and cut a recording: (Segments, DecodedAudio). Raises AudioInputError."""
@@ -303,7 +305,9 @@ class GenreClassifier:
             offset = window.stop
         return results
 
-    def explain(self, classification: Classification, *, genre: str | None = None, tag: str | None = None) -> np.ndarray:
+    def explain(
+        self, classification: Classification, *, genre: str | None = None, tag: str | None = None
+    ) -> np.ndarray:
         """Grad-CAM heatmaps for every segment of a classification (or of a `segment_range` of one).
 
         Parameters
@@ -347,7 +351,9 @@ class GenreClassifier:
         activations = self.forward(features).activations
         return self._heatmaps(activations, np.asarray(class_indices), grid=features.shape[1:3], tags=tags)
 
-    def _heatmaps(self, activations: np.ndarray, indices: np.ndarray, *, grid: tuple[int, int], tags: bool) -> np.ndarray:
+    def _heatmaps(
+        self, activations: np.ndarray, indices: np.ndarray, *, grid: tuple[int, int], tags: bool
+    ) -> np.ndarray:
         """Grad-CAM of Grad-CAM-layer activations, BATCH_SIZE segments per call."""
         if indices.shape[0] != activations.shape[0]:
             raise ValueError(f"{indices.shape[0]} class indices for {activations.shape[0]} segments")

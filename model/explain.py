@@ -174,4 +174,3 @@ def _compiled(model):
             return model.compute_output_shape(input_shape)
 
     return Compiled()
-

@@ -7,8 +7,9 @@ load a model whose metadata disagrees with `FeatureConfig()` built from this mod
 Pipeline: decoded mono audio at SAMPLE_RATE -> loudness normalised -> one MFCC matrix
 for the whole recording -> sliced into segments of FRAMES_PER_SEGMENT frames, one every
 SEGMENT_HOP_SECONDS exactly (back to back; training slices its clips with more overlap,
-see training/train.py), plus a tail segment for a rest of at least MIN_SECONDS. A recording shorter than one segment is repeated
-(looped) to fill it, so the network always sees music rather than padding silence.
+see training/train.py), plus a tail segment for a rest of at least MIN_SECONDS. A recording
+shorter than one segment is repeated (looped) to fill it, so the network always sees music
+rather than padding silence.
 """
 
 from __future__ import annotations
@@ -114,9 +115,7 @@ SECONDS_PER_FRAME = DEFAULT_CONFIG.seconds_per_frame
 
 
 @functools.lru_cache(maxsize=8)
-def _mel_dct_basis(
-    *, sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _mel_dct_basis(*, sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int) -> tuple[np.ndarray, np.ndarray]:
     """Mel filter bank (n_mels, 1 + n_fft//2) and DCT-II matrix (n_mfcc, n_mels), built once."""
     mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
     dct = scipy.fft.dct(np.eye(n_mels, dtype=np.float64), type=2, norm="ortho", axis=0)

@@ -58,9 +58,7 @@ def build_genre_cnn(
     x = _conv_block(x, filters=2 * width, kernel=(3, 3), name="block2")
     x = layers.MaxPooling2D((2, 2), name="block2_pool")(x)
     x = _conv_block(x, filters=4 * width, kernel=(3, 3), name="block3")
-    x = layers.Conv2D(
-        4 * width, (3, 3), padding="same", kernel_regularizer=regulariser, name="block4_conv"
-    )(x)
+    x = layers.Conv2D(4 * width, (3, 3), padding="same", kernel_regularizer=regulariser, name="block4_conv")(x)
     x = layers.BatchNormalization(name="block4_bn")(x)
     x = layers.Activation("relu", name=GRADCAM_LAYER)(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
@@ -111,8 +109,10 @@ def fold_batch_norm(network: keras.Model) -> keras.Model:
         following = consumers.get(id(layer.output), [])
         if isinstance(layer, layers.Dropout):
             copies[id(layer.output)] = x
-        elif isinstance(layer, layers.Conv2D) and len(following) == 1 and isinstance(
-            following[0], layers.BatchNormalization
+        elif (
+            isinstance(layer, layers.Conv2D)
+            and len(following) == 1
+            and isinstance(following[0], layers.BatchNormalization)
         ):
             copies[id(following[0].output)] = _merged_conv(layer, following[0])(x)
             folded.add(id(following[0]))
@@ -131,8 +131,13 @@ def _merged_conv(conv, norm) -> layers.Conv2D:
     bias = weights[1] if conv.use_bias else np.zeros(kernel.shape[-1], dtype=kernel.dtype)
     gamma, beta, mean, variance = _batch_norm_weights(norm)
     scale = gamma / np.sqrt(variance + norm.epsilon)
-    config = {**conv.get_config(), "use_bias": True, "bias_initializer": "zeros",
-              "kernel_regularizer": None, "bias_regularizer": None}
+    config = {
+        **conv.get_config(),
+        "use_bias": True,
+        "bias_initializer": "zeros",
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+    }
     merged = layers.Conv2D.from_config(config)
     merged.build(conv.input.shape)
     merged.set_weights([kernel * scale, (bias - mean) * scale + beta])

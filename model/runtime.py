@@ -20,8 +20,8 @@ def import_tensorflow():
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow
             import keras  # noqa: F401  (its backend initialises TensorFlow's logging too)
+            import tensorflow
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -52,8 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pid", type=int, help="with --url: the server's process id, for its memory")
     parser.add_argument("--upload-dir", type=Path, help="with --url: its GRADIO_TEMP_DIR (default /tmp/gradio)")
     parser.add_argument("--seed", type=int, default=5, help="the request mix (default %(default)s)")
-    parser.add_argument("--stop-signal", choices=["TERM", "INT"], default="TERM",
-                        help="how the started app is stopped: TERM as a service manager does, INT as Ctrl-C does")
+    parser.add_argument(
+        "--stop-signal",
+        choices=["TERM", "INT"],
+        default="TERM",
+        help="how the started app is stopped: TERM as a service manager does, INT as Ctrl-C does",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,8 +88,9 @@ def bad_cases(scratch: Path) -> list[badinputs.Case]:
     return [case for case in badinputs.write_cases(scratch) if not case.app.valid]
 
 
-def run_user(url: str, plan: list[tuple[str, Path, badinputs.Case | None]], results: list,
-             lock: threading.Lock) -> None:
+def run_user(
+    url: str, plan: list[tuple[str, Path, badinputs.Case | None]], results: list, lock: threading.Lock
+) -> None:
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
@@ -104,8 +109,9 @@ def run_user(url: str, plan: list[tuple[str, Path, badinputs.Case | None]], resu
                 outcome, detail = "failed", str(error)[:160]
             else:
                 message = error.message.lower()
-                clear = (not any(generic in message for generic in GENERIC)
-                         and all(word in message for word in case.app.words))
+                clear = not any(generic in message for generic in GENERIC) and all(
+                    word in message for word in case.app.words
+                )
                 outcome = "ok" if clear else "unclear"
                 detail = error.message[:160]
         except Exception as error:  # timeouts, connection errors, queue full: all count as failures
@@ -143,9 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             url, pid = app.url, app.process.pid
         before = count_files(upload_dir)
         sampler = badinputs.PeakRss(pid, interval=0.1) if pid else None
-        print(f"{args.clients} clients x {args.requests} requests against {url} "
-              f"({sum(kind == 'good' for plan in plans for kind, _, _ in plan)} good, "
-              f"{sum(kind == 'bad' for plan in plans for kind, _, _ in plan)} bad)", flush=True)
+        print(
+            f"{args.clients} clients x {args.requests} requests against {url} "
+            f"({sum(kind == 'good' for plan in plans for kind, _, _ in plan)} good, "
+            f"{sum(kind == 'bad' for plan in plans for kind, _, _ in plan)} bad)",
+            flush=True,
+        )
         results: list = []
         lock = threading.Lock()
         load_started = time.monotonic()
@@ -182,17 +191,26 @@ def main(argv: list[str] | None = None) -> int:
     for label, rows in (("good", good), ("bad", bad)):
         latencies = [r[3] for r in rows]
         mean = statistics.fmean(latencies) if latencies else float("nan")
-        print(f"latency {label:<4}  p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s"
-              f"   max {max(latencies, default=float('nan')):6.2f} s   mean {mean:.2f} s")
-    print(f"server peak RSS              {peak / 2**20:.0f} MiB" if peak
-          else "server peak RSS              not measured (give --pid)")
+        print(
+            f"latency {label:<4}  p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s"
+            f"   max {max(latencies, default=float('nan')):6.2f} s   mean {mean:.2f} s"
+        )
+    print(
+        f"server peak RSS              {peak / 2**20:.0f} MiB"
+        if peak
+        else "server peak RSS              not measured (give --pid)"
+    )
     print(f"upload folder {upload_dir}")
-    print(f"    files before {before}, after the load {after}"
-          + (f", after the app's stop by SIG{args.stop_signal} {after_stop}" if after_stop is not None else ""))
+    print(
+        f"    files before {before}, after the load {after}"
+        + (f", after the app's stop by SIG{args.stop_signal} {after_stop}" if after_stop is not None else "")
+    )
     if alive is not None:
         print(f"server alive after the load  {alive}")
-    print(f"load time {load_seconds:.1f} s ({len(results) / load_seconds:.2f} requests/s); "
-          f"total time {time.monotonic() - started:.1f} s")
+    print(
+        f"load time {load_seconds:.1f} s ({len(results) / load_seconds:.2f} requests/s); "
+        f"total time {time.monotonic() - started:.1f} s"
+    )
     return 1 if good_failures or len(results) < total else 0
 
 

@@ -94,7 +94,8 @@ def launch_app(*args: str, env: dict[str, str] | None = None, timeout: float = S
         if process.poll() is not None:
             time.sleep(0.2)  # let the reader thread take the last lines
             raise AppStartError(
-                f"`{' '.join(command)}` exited with {process.returncode} before serving:\n{server.output}")
+                f"`{' '.join(command)}` exited with {process.returncode} before serving:\n{server.output}"
+            )
         if READY_MARK in server.output and _serves(server.url):
             return server
         time.sleep(0.5)

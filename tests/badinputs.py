@@ -146,20 +146,55 @@ def mp4_bytes() -> bytes:
     ftyp = _box(b"ftyp", b"isom", struct.pack(">I", 512), b"isom", b"iso2", b"avc1", b"mp41")
     mdat = _box(b"mdat", sample)
     sample_offset = len(ftyp) + 8
-    mvhd = _full_box(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, 1000, 1000), struct.pack(">IH", 0x10000, 0x100),
-                     bytes(10), matrix, bytes(24), struct.pack(">I", 2))
-    tkhd = _full_box(b"tkhd", 0, 3, struct.pack(">IIII", 0, 0, 1, 0), struct.pack(">I", 1000), bytes(8),
-                     struct.pack(">hhhH", 0, 0, 0, 0), matrix, struct.pack(">II", 16 << 16, 16 << 16))
+    mvhd = _full_box(
+        b"mvhd",
+        0,
+        0,
+        struct.pack(">IIII", 0, 0, 1000, 1000),
+        struct.pack(">IH", 0x10000, 0x100),
+        bytes(10),
+        matrix,
+        bytes(24),
+        struct.pack(">I", 2),
+    )
+    tkhd = _full_box(
+        b"tkhd",
+        0,
+        3,
+        struct.pack(">IIII", 0, 0, 1, 0),
+        struct.pack(">I", 1000),
+        bytes(8),
+        struct.pack(">hhhH", 0, 0, 0, 0),
+        matrix,
+        struct.pack(">II", 16 << 16, 16 << 16),
+    )
     mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIII", 0, 0, 1000, 1000), struct.pack(">HH", 0x55C4, 0))
     hdlr = _full_box(b"hdlr", 0, 0, bytes(4), b"vide", bytes(12), b"VideoHandler\x00")
     vmhd = _full_box(b"vmhd", 0, 1, bytes(8))
     dinf = _box(b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1)))
     sps, pps = b"\x67\x42\xc0\x0a\xd9\x1f\x9e\x84", b"\x68\xce\x3c\x80"
-    avcc = _box(b"avcC", bytes((1, 0x42, 0xC0, 0x0A, 0xFF, 0xE1)), struct.pack(">H", len(sps)), sps,
-                b"\x01", struct.pack(">H", len(pps)), pps)
-    avc1 = _box(b"avc1", bytes(6), struct.pack(">H", 1), bytes(16), struct.pack(">HH", 16, 16),
-                struct.pack(">II", 0x480000, 0x480000), bytes(4), struct.pack(">H", 1), bytes(32),
-                struct.pack(">Hh", 0x18, -1), avcc)
+    avcc = _box(
+        b"avcC",
+        bytes((1, 0x42, 0xC0, 0x0A, 0xFF, 0xE1)),
+        struct.pack(">H", len(sps)),
+        sps,
+        b"\x01",
+        struct.pack(">H", len(pps)),
+        pps,
+    )
+    avc1 = _box(
+        b"avc1",
+        bytes(6),
+        struct.pack(">H", 1),
+        bytes(16),
+        struct.pack(">HH", 16, 16),
+        struct.pack(">II", 0x480000, 0x480000),
+        bytes(4),
+        struct.pack(">H", 1),
+        bytes(32),
+        struct.pack(">Hh", 0x18, -1),
+        avcc,
+    )
     stbl = _box(
         b"stbl",
         _full_box(b"stsd", 0, 0, struct.pack(">I", 1), avc1),
@@ -224,38 +259,96 @@ class _Spec:
 
 QUICK = (
     _Spec("empty", "empty.wav", refused("empty"), "0 bytes", lambda: b""),
-    _Spec("text_as_wav", "lyrics.wav", refused(*UNREADABLE), "plain text renamed .wav",
-          lambda: b"These are my band's lyrics, not a recording.\n" * 40),
+    _Spec(
+        "text_as_wav",
+        "lyrics.wav",
+        refused(*UNREADABLE),
+        "plain text renamed .wav",
+        lambda: b"These are my band's lyrics, not a recording.\n" * 40,
+    ),
     _Spec("random_wav", "noise.wav", refused(*UNREADABLE), "64 kB of random bytes named .wav", _random_bytes),
-    _Spec("random_mp3", "noise.mp3", refused(*UNREADABLE), "64 kB of random bytes named .mp3",
-          lambda: _random_bytes()[::-1]),
-    _Spec("truncated_header", "truncated_header.wav", refused(*UNREADABLE),
-          "the first 30 bytes of a WAV (the header stops inside the fmt chunk)", lambda: _stereo_wav()[:30]),
-    _Spec("cut_mid_frame", "cut_mid_frame.wav", RESULT,
-          "a 16-bit stereo WAV whose data stops inside a frame (its header promises 10 kB more)",
-          lambda: _stereo_wav()[: -10_000 - 3]),
-    _Spec("header_only_stereo", "header_only_stereo.wav", refused("no audio samples"),
-          "a 16-bit stereo WAV header with no samples (44 bytes; e.g. a recording stopped at once)",
-          lambda: _wav(np.zeros((0, 2), np.int16), 44100, "PCM_16")),
+    _Spec(
+        "random_mp3",
+        "noise.mp3",
+        refused(*UNREADABLE),
+        "64 kB of random bytes named .mp3",
+        lambda: _random_bytes()[::-1],
+    ),
+    _Spec(
+        "truncated_header",
+        "truncated_header.wav",
+        refused(*UNREADABLE),
+        "the first 30 bytes of a WAV (the header stops inside the fmt chunk)",
+        lambda: _stereo_wav()[:30],
+    ),
+    _Spec(
+        "cut_mid_frame",
+        "cut_mid_frame.wav",
+        RESULT,
+        "a 16-bit stereo WAV whose data stops inside a frame (its header promises 10 kB more)",
+        lambda: _stereo_wav()[: -10_000 - 3],
+    ),
+    _Spec(
+        "header_only_stereo",
+        "header_only_stereo.wav",
+        refused("no audio samples"),
+        "a 16-bit stereo WAV header with no samples (44 bytes; e.g. a recording stopped at once)",
+        lambda: _wav(np.zeros((0, 2), np.int16), 44100, "PCM_16"),
+    ),
     _Spec("png", "picture.png", refused(*UNREADABLE), "a real 4x4 PNG image", png_bytes),
-    _Spec("mp4", "video.mp4", refused(*UNREADABLE), "an MP4 container with one (placeholder) H.264 video track",
-          mp4_bytes),
-    _Spec("nan_inf", "nan_inf.wav", refused("NaN", "infinity"),
-          "5 s of 32-bit float music with NaN, +Inf and -Inf samples", _nan_inf),
-    _Spec("huge_float", "huge_float.wav", RESULT,
-          "3 s of 44.1-kHz 32-bit float music scaled to +-1e37 (finite, far beyond full scale)",
-          lambda: _wav(music(3.0, rate=44100)[:, 0] * np.float32(1e37), 44100, "FLOAT")),
-    _Spec("silence", "silence.wav", refused("silent"), "30 s of digital silence",
-          lambda: _wav(np.zeros(30 * 22050, np.int16), 22050, "PCM_16")),
+    _Spec(
+        "mp4", "video.mp4", refused(*UNREADABLE), "an MP4 container with one (placeholder) H.264 video track", mp4_bytes
+    ),
+    _Spec(
+        "nan_inf",
+        "nan_inf.wav",
+        refused("NaN", "infinity"),
+        "5 s of 32-bit float music with NaN, +Inf and -Inf samples",
+        _nan_inf,
+    ),
+    _Spec(
+        "huge_float",
+        "huge_float.wav",
+        RESULT,
+        "3 s of 44.1-kHz 32-bit float music scaled to +-1e37 (finite, far beyond full scale)",
+        lambda: _wav(music(3.0, rate=44100)[:, 0] * np.float32(1e37), 44100, "FLOAT"),
+    ),
+    _Spec(
+        "silence",
+        "silence.wav",
+        refused("silent"),
+        "30 s of digital silence",
+        lambda: _wav(np.zeros(30 * 22050, np.int16), 22050, "PCM_16"),
+    ),
     _Spec("click", "click.wav", refused("too short"), "a 0.2-s click", _click),
-    _Spec("surround_96k_6ch", "surround_96k.wav", RESULT, "4 s of music at 96 kHz in 6 channels",
-          lambda: _wav(music(4.0, rate=96000, channels=6), 96000, "PCM_16")),
-    _Spec("mono_8k", "phone_8k.wav", RESULT, "6 s of 8-kHz mono music",
-          lambda: _wav(music(6.0, rate=8000)[:, 0], 8000, "PCM_16")),
-    _Spec("pcm24", "pcm24.wav", RESULT, "5 s of 24-bit 48-kHz stereo music",
-          lambda: _wav(music(5.0, rate=48000, channels=2), 48000, "PCM_24")),
-    _Spec("float32", "float32.wav", RESULT, "5 s of 32-bit float stereo music peaking at 1.5",
-          lambda: _wav(music(5.0, rate=44100, channels=2) * 1.5, 44100, "FLOAT")),
+    _Spec(
+        "surround_96k_6ch",
+        "surround_96k.wav",
+        RESULT,
+        "4 s of music at 96 kHz in 6 channels",
+        lambda: _wav(music(4.0, rate=96000, channels=6), 96000, "PCM_16"),
+    ),
+    _Spec(
+        "mono_8k",
+        "phone_8k.wav",
+        RESULT,
+        "6 s of 8-kHz mono music",
+        lambda: _wav(music(6.0, rate=8000)[:, 0], 8000, "PCM_16"),
+    ),
+    _Spec(
+        "pcm24",
+        "pcm24.wav",
+        RESULT,
+        "5 s of 24-bit 48-kHz stereo music",
+        lambda: _wav(music(5.0, rate=48000, channels=2), 48000, "PCM_24"),
+    ),
+    _Spec(
+        "float32",
+        "float32.wav",
+        RESULT,
+        "5 s of 32-bit float stereo music peaking at 1.5",
+        lambda: _wav(music(5.0, rate=44100, channels=2) * 1.5, 44100, "FLOAT"),
+    ),
 )
 QUICK_NAMES = tuple(spec.name for spec in QUICK)
 
@@ -293,9 +386,15 @@ def write_oversize(folder: Path, *, limit: int) -> Case:
     def make(path: Path) -> None:
         head = _wav(music(5.0, rate=rate), rate, "PCM_16")
         data_bytes = size - 44
-        header = (b"RIFF" + struct.pack("<I", size - 8) + b"WAVE"
-                  + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
-                  + b"data" + struct.pack("<I", data_bytes))
+        header = (
+            b"RIFF"
+            + struct.pack("<I", size - 8)
+            + b"WAVE"
+            + b"fmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+            + b"data"
+            + struct.pack("<I", data_bytes)
+        )
         with open(path, "wb") as handle:
             handle.write(header + head[44:])
             handle.truncate(size)  # the rest is a hole: zero samples, no disk used
@@ -318,8 +417,11 @@ def _first_frame_length(data: bytes) -> int:
         raise ValueError("not an MPEG audio frame")
     version = (header >> 19) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
     bitrate_index, rate_index, padding = (header >> 12) & 15, (header >> 10) & 3, (header >> 9) & 1
-    bitrates = ([0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] if version == 3
-                else [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160])
+    bitrates = (
+        [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
+        if version == 3
+        else [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]
+    )
     rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}[version]
     per_frame = 144 if version == 3 else 72
     return per_frame * bitrates[bitrate_index] * 1000 // rates[rate_index] + padding
@@ -335,8 +437,16 @@ def write_hour_long(folder: Path) -> Case:
 
     def make(path: Path) -> None:
         buffer = io.BytesIO()
-        with soundfile.SoundFile(buffer, "w", samplerate=HOUR_RATE, channels=1, format="MP3",
-                                 subtype="MPEG_LAYER_III", bitrate_mode="CONSTANT", compression_level=0.9) as stream:
+        with soundfile.SoundFile(
+            buffer,
+            "w",
+            samplerate=HOUR_RATE,
+            channels=1,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+            bitrate_mode="CONSTANT",
+            compression_level=0.9,
+        ) as stream:
             stream.write(music(30.0, rate=HOUR_RATE)[:, 0])
         encoded = buffer.getvalue()
         first = _first_frame_length(encoded)

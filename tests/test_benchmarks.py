@@ -43,12 +43,31 @@ def test_benchmark_prints_every_in_process_measure(tmp_path, gtzan_dir, a_full_c
     short_segments = mfcc_segments(load_audio(a_full_clip).samples, config=DEFAULT_CONFIG).features.shape[0]
     long_segments = segment_frame_starts(1 + int(LONG_SECONDS * SAMPLE_RATE) // HOP_LENGTH).shape[0]
     out = tmp_path / "bench.json"
-    command = [sys.executable, "-m", "benchmarks", "--gtzan", str(gtzan_dir), "--repeats", "1",
-               "--seed-repeats", "1", "--skip-app", "--skip-cli", "--json", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--gtzan",
+        str(gtzan_dir),
+        "--repeats",
+        "1",
+        "--seed-repeats",
+        "1",
+        "--skip-app",
+        "--skip-cli",
+        "--json",
+        str(out),
+    ]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
-    for line in ("1 floor", "2 classify", "3 classify + Grad-CAM", "5 seed pipeline",
-                 "seed pipeline / classify, 30-s", "5-min / 30-s, classify + Grad-CAM"):
+    for line in (
+        "1 floor",
+        "2 classify",
+        "3 classify + Grad-CAM",
+        "5 seed pipeline",
+        "seed pipeline / classify, 30-s",
+        "5-min / 30-s, classify + Grad-CAM",
+    ):
         assert line in finished.stdout
     results = json.loads(out.read_text())
     assert (results["30s"]["segments"], results["5min"]["segments"]) == (short_segments, long_segments)

@@ -32,8 +32,9 @@ def train_svm(features: np.ndarray, labels: np.ndarray, *, kernel: str = "rbf", 
     -------
     A fitted scikit-learn pipeline; `svm_probabilities` turns its one-vs-rest scores into probabilities.
     """
-    svm = SVC(kernel=kernel, C=c, gamma="scale", class_weight="balanced", decision_function_shape="ovr",
-              random_state=seed)
+    svm = SVC(
+        kernel=kernel, C=c, gamma="scale", class_weight="balanced", decision_function_shape="ovr", random_state=seed
+    )
     pipeline = make_pipeline(StandardScaler(), svm)
     return pipeline.fit(summary_features(features), labels)
 

@@ -45,8 +45,15 @@ def mp3_round_trip(y: np.ndarray, *, sample_rate: int, compression_level: float)
     import soundfile
 
     buffer = io.BytesIO()
-    soundfile.write(buffer, y, sample_rate, format="MP3", subtype="MPEG_LAYER_III",
-                    compression_level=compression_level, bitrate_mode="CONSTANT")
+    soundfile.write(
+        buffer,
+        y,
+        sample_rate,
+        format="MP3",
+        subtype="MPEG_LAYER_III",
+        compression_level=compression_level,
+        bitrate_mode="CONSTANT",
+    )
     buffer.seek(0)
     data, rate = soundfile.read(buffer, dtype="float32")
     return data, rate

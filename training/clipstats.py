@@ -55,8 +55,9 @@ def audio_statistics(clips: list[Clip], *, config) -> np.ndarray:
     return np.stack([mfcc_segments(load_audio(clip.path).samples, config=config).statistics for clip in clips])
 
 
-def fit(statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: float = 0.0,
-        trained_on: str = "") -> ClipStatsModel:
+def fit(
+    statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: float = 0.0, trained_on: str = ""
+) -> ClipStatsModel:
     """Standardised multinomial logistic regression on (n, 38) statistics."""
     from sklearn.linear_model import LogisticRegression
 
@@ -67,8 +68,9 @@ def fit(statistics: np.ndarray, labels: np.ndarray, *, n_genres: int, weight: fl
     intercept = np.full(n_genres, -1e3)  # genres absent from training are never predicted
     coefficients[regression.classes_] = regression.coef_
     intercept[regression.classes_] = regression.intercept_
-    return ClipStatsModel(mean=mean, scale=scale, coefficients=coefficients, intercept=intercept, weight=weight,
-                          trained_on=trained_on)
+    return ClipStatsModel(
+        mean=mean, scale=scale, coefficients=coefficients, intercept=intercept, weight=weight, trained_on=trained_on
+    )
 
 
 def choose_weight(cnn: np.ndarray, clip: np.ndarray, labels: np.ndarray) -> tuple[float, dict[float, float]]:
@@ -111,9 +113,15 @@ def attach(model_path: Path, data_dir: Path, *, log=print) -> dict:
     update_metadata(
         model_path,
         clip_model=fit(statistics, labels, n_genres=len(genres), weight=weight, trained_on=origin),
-        metrics={"valid": {"cnn_clip_accuracy": round(scores[0.0], 4), "clip_stats_accuracy": round(alone, 4),
-                           "clip_accuracy": round(scores[weight], 4), "fusion_weight": weight,
-                           "clips": len(valid_clips)}},
+        metrics={
+            "valid": {
+                "cnn_clip_accuracy": round(scores[0.0], 4),
+                "clip_stats_accuracy": round(alone, 4),
+                "clip_accuracy": round(scores[weight], 4),
+                "fusion_weight": weight,
+                "clips": len(valid_clips),
+            }
+        },
     )
     return {"weight": weight, "scores": scores}
 

@@ -28,20 +28,27 @@ class SeedCNNSettings:
     """How row (b) is trained; each field is a command-line option (``--field-name``)."""
 
     seed_epochs: int = setting(30, "the seed CNN converges well within this on the clean segments")
-    seed_runs: tuple[int, ...] = setting((1234, 777, 4242),
-                                         "random seeds, one training each (one run's test figure swings by 5 points); "
-                                         "row (b) is their mean")
+    seed_runs: tuple[int, ...] = setting(
+        (1234, 777, 4242),
+        "random seeds, one training each (one run's test figure swings by 5 points); row (b) is their mean",
+    )
 
 
 def mean_report(reports: list[dict]) -> dict:
     """The mean of several `clip_report`s' accuracies and macro-F1 (counts are the same in all)."""
+
     def mean(values):
         values = [value for value in values if value is not None]
         return round(sum(values) / len(values), 4) if values else None
 
     return {
-        **{part: {"accuracy": mean([report[part]["accuracy"] for report in reports]),
-                  "clips": reports[0][part]["clips"]} for part in ("all", "long", "snippet")},
+        **{
+            part: {
+                "accuracy": mean([report[part]["accuracy"] for report in reports]),
+                "clips": reports[0][part]["clips"],
+            }
+            for part in ("all", "long", "snippet")
+        },
         "macro_f1": mean([report["macro_f1"] for report in reports]),
     }
 
@@ -79,17 +86,22 @@ def record_test(model_path: Path, *, fused: dict, cnn: dict, baselines: dict) ->
     """Record ``metrics["test"]`` in a model's metadata: the figures the app's About panel leads with."""
     from model.artifact import update_metadata
 
-    update_metadata(model_path, metrics={"test": {
-        "clip_accuracy": fused["all"]["accuracy"],
-        "clips": fused["all"]["clips"],
-        "long_clip_accuracy": fused["long"]["accuracy"],
-        "snippet_accuracy": fused["snippet"]["accuracy"],
-        "macro_f1": fused["macro_f1"],
-        "cnn_clip_accuracy": cnn["all"]["accuracy"],
-        "svm_baseline_clip_accuracy": baselines["svm"],
-        "seed_cnn_clip_accuracy": baselines["seed"],
-        "chosen_on": "valid",
-    }})
+    update_metadata(
+        model_path,
+        metrics={
+            "test": {
+                "clip_accuracy": fused["all"]["accuracy"],
+                "clips": fused["all"]["clips"],
+                "long_clip_accuracy": fused["long"]["accuracy"],
+                "snippet_accuracy": fused["snippet"]["accuracy"],
+                "macro_f1": fused["macro_f1"],
+                "cnn_clip_accuracy": cnn["all"]["accuracy"],
+                "svm_baseline_clip_accuracy": baselines["svm"],
+                "seed_cnn_clip_accuracy": baselines["seed"],
+                "chosen_on": "valid",
+            }
+        },
+    )
 
 
 def main(argv=None) -> int:
@@ -98,8 +110,11 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="our model (default: the committed one)")
     parser.add_argument("--train-ours", action="store_true", help="retrain our model too (slow) instead of loading it")
     parser.add_argument("--out", type=Path, default=Path("runs/compare.json"))
-    parser.add_argument("--record", action="store_true",
-                        help="store our test figures in the model's metadata (do it once, for the finished model)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="store our test figures in the model's metadata (do it once, for the finished model)",
+    )
     parser.add_argument("--no-teacher", action="store_true", help="leave out the teacher head's row")
     add_arguments(parser.add_argument_group("seed CNN"), SeedCNNSettings)
     args = parser.parse_args(argv)
@@ -140,9 +155,12 @@ def main(argv=None) -> int:
 
     def split_segments(feature_config):
         """Every split's segments; `train` sliced with the training hop, as training.train does."""
-        return {split: build_segments(items, genres=genres,
-                                      config=training_features(feature_config) if split == "train" else feature_config)
-                for split, items in by_split.items()}
+        return {
+            split: build_segments(
+                items, genres=genres, config=training_features(feature_config) if split == "train" else feature_config
+            )
+            for split, items in by_split.items()
+        }
 
     segments = split_segments(config)
 
@@ -163,23 +181,41 @@ def main(argv=None) -> int:
     # (b) the seed's CNN: 13 MFCC, its architecture, no augmentation, epoch chosen on valid
     seed_config = dataclasses.replace(FeatureConfig(), n_mfcc=13)
     seed_segments = split_segments(seed_config)
-    seed_settings = Settings(architecture="seed", epochs=seed_cnn.seed_epochs, augment=(), mixup_alpha=0.0,
-                             time_masks=0, coeff_masks=0, cell_masks=0.0, label_smoothing=0.0, class_balance=False,
-                             clip_balance=0.0, choose_on="clean")
+    seed_settings = Settings(
+        architecture="seed",
+        epochs=seed_cnn.seed_epochs,
+        augment=(),
+        mixup_alpha=0.0,
+        time_masks=0,
+        coeff_masks=0,
+        cell_masks=0.0,
+        label_smoothing=0.0,
+        class_balance=False,
+        clip_balance=0.0,
+        choose_on="clean",
+    )
     seed_rows = {}
     for run_seed in seed_cnn.seed_runs:
         print(f"training the seed CNN ({seed_cnn.seed_epochs} epochs, seed {run_seed}) ...", flush=True)
         seed_network, mean, std, _ = train_network(
-            seed_segments["train"], seed_segments["valid"], genres=genres, config=seed_config,
-            settings=dataclasses.replace(seed_settings, seed=run_seed), log=lambda line: None)
+            seed_segments["train"],
+            seed_segments["valid"],
+            genres=genres,
+            config=seed_config,
+            settings=dataclasses.replace(seed_settings, seed=run_seed),
+            log=lambda line: None,
+        )
         seed_metadata = ModelMetadata(genres=genres, features=seed_config, mean=mean, std=std, architecture="seed")
         seed_rows[f"    seed CNN, seed {run_seed}"] = evaluate_on_splits(
             lambda split, n=seed_network, m=seed_metadata: model_clip_probabilities(n, m, seed_segments[split]),
-            evaluated, genres)
+            evaluated,
+            genres,
+        )
 
     rows = {"(a) SVM on MFCC mean/std": evaluate_on_splits(svm_probabilities, evaluated, genres)}
     rows["(b) seed CNN, 13 MFCC" + (", mean" if len(seed_rows) > 1 else "")] = {
-        split: mean_report([reports[split] for reports in seed_rows.values()]) for split in ("valid", "test")}
+        split: mean_report([reports[split] for reports in seed_rows.values()]) for split in ("valid", "test")
+    }
     if len(seed_rows) > 1:
         rows.update(seed_rows)
     if not args.no_teacher:
@@ -187,26 +223,54 @@ def main(argv=None) -> int:
     rows["(c) ours, CNN alone"] = evaluate_on_splits(ours_cnn_only, evaluated, genres)
     if ours.clip_model is not None:
         rows[f"(c) ours, CNN + clip stats (w={ours.clip_model.weight:.2f})"] = evaluate_on_splits(
-            ours_probabilities, evaluated, genres)
+            ours_probabilities, evaluated, genres
+        )
     svm_row = rows["(a) SVM on MFCC mean/std"]
-    counts = {split: {part: svm_row[split][part]["clips"] for part in ("all", "long", "snippet")}
-              for split in ("valid", "test")}
+    counts = {
+        split: {part: svm_row[split][part]["clips"] for part in ("all", "long", "snippet")}
+        for split in ("valid", "test")
+    }
     print()
-    print(f"{'per-clip accuracy':<34}" + "  ".join(f"{name:>7}" for name in
-          ["v.all", "v.long", "v.snip", "v.mF1", "t.all", "t.long", "t.snip", "t.mF1"]))
+    print(
+        f"{'per-clip accuracy':<34}"
+        + "  ".join(
+            f"{name:>7}" for name in ["v.all", "v.long", "v.snip", "v.mF1", "t.all", "t.long", "t.snip", "t.mF1"]
+        )
+    )
     for name, reports in rows.items():
         print(format_row(name, reports))
-    print(f"{'clips':<34}" + "  ".join(f"{cell:>7}" for cell in [
-        counts["valid"]["all"], counts["valid"]["long"], counts["valid"]["snippet"], "",
-        counts["test"]["all"], counts["test"]["long"], counts["test"]["snippet"], ""]))
-    print("v. = valid, t. = test; all / long clips / 2-3 s snippets, mF1 = macro-F1 over the genres present;"
-          " test has no jazz and 2 disco clips, valid no hiphop or reggae")
+    print(
+        f"{'clips':<34}"
+        + "  ".join(
+            f"{cell:>7}"
+            for cell in [
+                counts["valid"]["all"],
+                counts["valid"]["long"],
+                counts["valid"]["snippet"],
+                "",
+                counts["test"]["all"],
+                counts["test"]["long"],
+                counts["test"]["snippet"],
+                "",
+            ]
+        )
+    )
+    print(
+        "v. = valid, t. = test; all / long clips / 2-3 s snippets, mF1 = macro-F1 over the genres present;"
+        " test has no jazz and 2 disco clips, valid no hiphop or reggae"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "counts": counts, "model": str(ours_path)}, indent=2))
     if args.record:
-        record_test(ours_path, fused=rows[list(rows)[-1]]["test"], cnn=rows["(c) ours, CNN alone"]["test"],
-                    baselines={"svm": rows["(a) SVM on MFCC mean/std"]["test"]["all"]["accuracy"],
-                               "seed": rows[list(rows)[1]]["test"]["all"]["accuracy"]})
+        record_test(
+            ours_path,
+            fused=rows[list(rows)[-1]]["test"],
+            cnn=rows["(c) ours, CNN alone"]["test"],
+            baselines={
+                "svm": rows["(a) SVM on MFCC mean/std"]["test"]["all"]["accuracy"],
+                "seed": rows[list(rows)[1]]["test"]["all"]["accuracy"],
+            },
+        )
         print(f"recorded the test figures in {ours_path.with_suffix('.json')}")
     print(f"\nwrote {args.out} in {time.time() - started:.0f} s")
     return 0

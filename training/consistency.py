@@ -24,7 +24,7 @@ MP3_LEVEL = 0.67  # libsndfile's LAME compression level for about 128 kbit/s at 
 
 
 def copy_of(y: np.ndarray, *, kind: str, sample_rate: int):
-    """One copy of mono audio (n,) float32 at ``sample_rate``, as an `AudioSource` (encoded bytes or (rate, samples))."""
+    """One copy of mono audio (n,) float32 at ``sample_rate``: an `AudioSource` (encoded bytes or (rate, samples))."""
     import librosa
     import soundfile
 
@@ -36,8 +36,15 @@ def copy_of(y: np.ndarray, *, kind: str, sample_rate: int):
         return target, stereo.astype(np.float32)
     buffer = io.BytesIO()
     if kind == "mp3_128k":
-        soundfile.write(buffer, stereo, target, format="MP3", subtype="MPEG_LAYER_III", compression_level=MP3_LEVEL,
-                        bitrate_mode="CONSTANT")
+        soundfile.write(
+            buffer,
+            stereo,
+            target,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+            compression_level=MP3_LEVEL,
+            bitrate_mode="CONSTANT",
+        )
     elif kind == "ogg_vorbis":
         soundfile.write(buffer, stereo, target, format="OGG", subtype="VORBIS")
     else:
@@ -56,8 +63,9 @@ def agreement(classifier, clips) -> dict:
         genre = classifier.classify((SAMPLE_RATE, samples)).genre
         for kind in COPIES:
             same[kind] += classifier.classify(copy_of(samples, kind=kind, sample_rate=SAMPLE_RATE)).genre == genre
-    return {kind: {"same": same[kind], "clips": len(clips), "share": round(same[kind] / len(clips), 4)}
-            for kind in COPIES}
+    return {
+        kind: {"same": same[kind], "clips": len(clips), "share": round(same[kind] / len(clips), 4)} for kind in COPIES
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,9 +84,7 @@ def _from_folders(data_dir: Path) -> list[Clip]:
             continue
         if match["genre"] != path.parent.name or path.stem not in assignment:
             continue
-        clips.append(
-            Clip(clip_id=path.stem, genre=match["genre"], split=assignment[path.stem], kind="full", path=path)
-        )
+        clips.append(Clip(clip_id=path.stem, genre=match["genre"], split=assignment[path.stem], kind="full", path=path))
     return clips
 
 
@@ -103,8 +101,7 @@ def discover_clips(data_dir: Path) -> list[Clip]:
     clips = _from_manifest(data_dir) if (data_dir / "MANIFEST.csv").is_file() else _from_folders(data_dir)
     if not clips:
         raise FileNotFoundError(
-            f"no GTZAN clips found in {data_dir}: expected <genre>/<genre>.000NN.wav (or .au) "
-            "or a MANIFEST.csv"
+            f"no GTZAN clips found in {data_dir}: expected <genre>/<genre>.000NN.wav (or .au) or a MANIFEST.csv"
         )
     return sorted(clips, key=lambda clip: clip.clip_id)
 
@@ -121,6 +118,9 @@ def data_summary(clips: list[Clip]) -> dict[str, dict[str, int]]:
         in_split = [clip for clip in clips if clip.split == split]
         kinds = Counter(clip.kind for clip in in_split)
         genres = Counter(clip.genre for clip in in_split)
-        summary[split] = {"clips": len(in_split), **{f"kind:{k}": v for k, v in sorted(kinds.items())},
-                          **{f"genre:{g}": v for g, v in sorted(genres.items())}}
+        summary[split] = {
+            "clips": len(in_split),
+            **{f"kind:{k}": v for k, v in sorted(kinds.items())},
+            **{f"genre:{g}": v for g, v in sorted(genres.items())},
+        }
     return summary

@@ -176,6 +176,4 @@ def per_clip_probabilities(
     """Aggregate segment probabilities (n_segments, n_genres) into (n_clips, n_genres)."""
     from model.classifier import aggregate
 
-    return np.stack(
-        [aggregate(segment_probabilities[clip_index == clip], method=method) for clip in range(n_clips)]
-    )
+    return np.stack([aggregate(segment_probabilities[clip_index == clip], method=method) for clip in range(n_clips)])

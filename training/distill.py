@@ -35,6 +35,8 @@ from training.teacher_pass import CACHE_DIR
 
 @dataclasses.dataclass(frozen=True)
 class DistillSettings:
+    """The committed student's recipe; each field is a command-line option (``--field-name``)."""
+
     seed: int = setting(1234, "every random choice: weights, batches, masks, mixup")
     epochs: int = setting(24, "upper bound; the epoch with the best valid per-clip accuracy is kept")
     batch_size: int = setting(64, "segments per step")
@@ -83,14 +85,16 @@ def item_weights(item_index: np.ndarray, *, total: float) -> np.ndarray:
     return weights * total / weights.sum()
 
 
-def distill_data(train: PassedSplit, transfer: PassedSplit | None, *, head: TeacherHead,
-                 settings: DistillSettings) -> DistillData:
+def distill_data(
+    train: PassedSplit, transfer: PassedSplit | None, *, head: TeacherHead, settings: DistillSettings
+) -> DistillData:
     """Inputs, targets and weights of GTZAN train (labelled) and the transfer music (teacher only)."""
     genres = head.genres
     labels = np.array([genres.index(train.genres[i]) for i in train.item_index])
     teacher = head.probabilities(train.tags, train.penultimate, temperature=settings.temperature)
-    genre_targets = [settings.label_weight * np.eye(len(genres), dtype=np.float32)[labels]
-                     + (1.0 - settings.label_weight) * teacher]
+    genre_targets = [
+        settings.label_weight * np.eye(len(genres), dtype=np.float32)[labels] + (1.0 - settings.label_weight) * teacher
+    ]
     class_mass = np.bincount(labels, weights=item_weights(train.item_index, total=1.0), minlength=len(genres))
     train_weights = item_weights(train.item_index, total=1.0) / np.maximum(class_mass[labels], 1e-9) / len(genres)
     weights = [train_weights * train_weights.size]  # GTZAN train: total weight = its segment count
@@ -101,8 +105,12 @@ def distill_data(train: PassedSplit, transfer: PassedSplit | None, *, head: Teac
         genre_targets.append(head.probabilities(transfer.tags, transfer.penultimate, temperature=settings.temperature))
         weights.append(item_weights(transfer.item_index, total=settings.transfer_weight * train_weights.size))
     weights = np.concatenate(weights)
-    return DistillData(inputs=np.concatenate(inputs), genre_targets=np.concatenate(genre_targets).astype(np.float32),
-                       tag_targets=np.concatenate(tags), weights=(weights / weights.mean()).astype(np.float32))
+    return DistillData(
+        inputs=np.concatenate(inputs),
+        genre_targets=np.concatenate(genre_targets).astype(np.float32),
+        tag_targets=np.concatenate(tags),
+        weights=(weights / weights.mean()).astype(np.float32),
+    )
 
 
 def make_batches(inputs: np.ndarray, data: DistillData, *, settings: DistillSettings):
@@ -125,8 +133,13 @@ def make_batches(inputs: np.ndarray, data: DistillData, *, settings: DistillSett
 
         def __getitem__(self, index):
             rows = np.sort(self.order[index * settings.batch_size : (index + 1) * settings.batch_size])
-            x = spec_augment(inputs[rows], rng=self.rng, time_masks=settings.time_masks,
-                             coeff_masks=settings.coeff_masks, cell_masks=settings.cell_masks)
+            x = spec_augment(
+                inputs[rows],
+                rng=self.rng,
+                time_masks=settings.time_masks,
+                coeff_masks=settings.coeff_masks,
+                cell_masks=settings.cell_masks,
+            )
             genre, tags, w = data.genre_targets[rows], data.tag_targets[rows], data.weights[rows]
             if settings.mixup_alpha > 0:
                 lam = self.rng.beta(settings.mixup_alpha, settings.mixup_alpha, size=(len(rows), 1)).astype(np.float32)
@@ -141,8 +154,16 @@ def make_batches(inputs: np.ndarray, data: DistillData, *, settings: DistillSett
     return Batches()
 
 
-def train_student(data: DistillData, valid: PassedSplit, *, clips: dict, genres: tuple[str, ...], n_tags: int,
-                  settings: DistillSettings, log=print):
+def train_student(
+    data: DistillData,
+    valid: PassedSplit,
+    *,
+    clips: dict,
+    genres: tuple[str, ...],
+    n_tags: int,
+    settings: DistillSettings,
+    log=print,
+):
     """Fit the two-head student; keep the epoch with the best per-clip valid accuracy.
 
     Returns
@@ -158,15 +179,23 @@ def train_student(data: DistillData, valid: PassedSplit, *, clips: dict, genres:
     std = (data.inputs.std(axis=(0, 1)) + 1e-6).astype(np.float32)
     train_x = (data.inputs - mean) / std
     valid_x = (student_inputs(valid, n_mfcc=settings.n_mfcc) - mean) / std
-    network = build_genre_cnn(input_shape=train_x.shape[1:], n_genres=len(genres), n_tags=n_tags,
-                              width=settings.width, dropout=settings.dropout, l2=settings.l2)
+    network = build_genre_cnn(
+        input_shape=train_x.shape[1:],
+        n_genres=len(genres),
+        n_tags=n_tags,
+        width=settings.width,
+        dropout=settings.dropout,
+        l2=settings.l2,
+    )
     batches = make_batches(train_x, data, settings=settings)
-    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, len(batches) * settings.epochs,
-                                                      alpha=0.05)
-    network.compile(optimizer=keras.optimizers.Adam(schedule),
-                    loss={GENRE_OUTPUT: keras.losses.CategoricalCrossentropy(),
-                          TAG_OUTPUT: keras.losses.BinaryCrossentropy()},
-                    loss_weights={GENRE_OUTPUT: 1.0, TAG_OUTPUT: settings.tag_weight})
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate, len(batches) * settings.epochs, alpha=0.05
+    )
+    network.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss={GENRE_OUTPUT: keras.losses.CategoricalCrossentropy(), TAG_OUTPUT: keras.losses.BinaryCrossentropy()},
+        loss_weights={GENRE_OUTPUT: 1.0, TAG_OUTPUT: settings.tag_weight},
+    )
     history = {"valid_clip_accuracy": [], "loss": []}
     best = {"accuracy": -1.0, "epoch": 0, "weights": None}
 
@@ -178,8 +207,10 @@ def train_student(data: DistillData, valid: PassedSplit, *, clips: dict, genres:
             history["loss"].append(float(logs.get("loss", float("nan"))))
             if accuracy > best["accuracy"]:
                 best.update(accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
-            log(f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                f"valid per-clip accuracy {accuracy:.3f}  (best {best['accuracy']:.3f} @ {best['epoch']})")
+            log(
+                f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+                f"valid per-clip accuracy {accuracy:.3f}  (best {best['accuracy']:.3f} @ {best['epoch']})"
+            )
 
     network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[ChooseOnValid()])
     network.set_weights(best["weights"])
@@ -215,24 +246,52 @@ def main(argv: list[str] | None = None) -> int:
         tracks = {folder.name: (None, "track") for folder in (args.cache / "transfer").glob("*")}
         transfer = read_split(args.cache, "transfer", kinds=tracks) if tracks else None
     data = distill_data(train, transfer, head=head, settings=settings)
-    print(f"{len(train.item_ids)} train clips ({train.tags.shape[0]} segments), "
-          f"{len(transfer.item_ids) if transfer else 0} transfer tracks "
-          f"({transfer.tags.shape[0] if transfer else 0} segments), {len(valid.item_ids)} valid clips; "
-          f"ready in {time.time() - started:.0f} s", flush=True)
+    print(
+        f"{len(train.item_ids)} train clips ({train.tags.shape[0]} segments), "
+        f"{len(transfer.item_ids) if transfer else 0} transfer tracks "
+        f"({transfer.tags.shape[0] if transfer else 0} segments), {len(valid.item_ids)} valid clips; "
+        f"ready in {time.time() - started:.0f} s",
+        flush=True,
+    )
     from training.data import data_summary
     from training.teacher import CREDIT, TAGS
 
-    network, mean, std, history = train_student(data, valid, clips=clips, genres=genres, n_tags=len(TAGS), settings=settings,
-                                                log=lambda line: print(line, flush=True))
-    save_student(network, out=out, mean=mean, std=std, genres=genres, tags=TAGS, settings=settings,
-                 history=history, summary={
-                     "data": args.data.name, "clips": data_summary(list(clips.values())), "teacher": CREDIT, "teacher_head": f"{head.kind}, C={head.c}",
-                     "train_clips": len(train.item_ids), "train_segments": int(train.tags.shape[0]),
-                     "transfer_tracks": len(transfer.item_ids) if transfer else 0,
-                     "transfer_segments": int(transfer.tags.shape[0]) if transfer else 0,
-                     "seconds": round(time.time() - started, 1), "smoke": bool(args.smoke)})
-    print(f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch {history['best_epoch']}; "
-          f"wrote {out} in {time.time() - started:.0f} s", flush=True)
+    network, mean, std, history = train_student(
+        data,
+        valid,
+        clips=clips,
+        genres=genres,
+        n_tags=len(TAGS),
+        settings=settings,
+        log=lambda line: print(line, flush=True),
+    )
+    save_student(
+        network,
+        out=out,
+        mean=mean,
+        std=std,
+        genres=genres,
+        tags=TAGS,
+        settings=settings,
+        history=history,
+        summary={
+            "data": args.data.name,
+            "clips": data_summary(list(clips.values())),
+            "teacher": CREDIT,
+            "teacher_head": f"{head.kind}, C={head.c}",
+            "train_clips": len(train.item_ids),
+            "train_segments": int(train.tags.shape[0]),
+            "transfer_tracks": len(transfer.item_ids) if transfer else 0,
+            "transfer_segments": int(transfer.tags.shape[0]) if transfer else 0,
+            "seconds": round(time.time() - started, 1),
+            "smoke": bool(args.smoke),
+        },
+    )
+    print(
+        f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch {history['best_epoch']}; "
+        f"wrote {out} in {time.time() - started:.0f} s",
+        flush=True,
+    )
     return 0
 
 
@@ -248,8 +307,12 @@ def save_student(network, *, out: Path, mean, std, genres, tags, settings: Disti
         std=std,
         tags=tuple(tags),
         architecture="genre_cnn",
-        training={**summary, "recipe": "training.distill", "settings": as_dict(settings),
-                  "best_epoch": history["best_epoch"]},
+        training={
+            **summary,
+            "recipe": "training.distill",
+            "settings": as_dict(settings),
+            "best_epoch": history["best_epoch"],
+        },
         metrics={"valid": {"clip_accuracy": round(history["best_valid_clip_accuracy"], 4), "chosen_on": "valid"}},
     )
     save_artifact(network, metadata, path=out)

@@ -53,8 +53,11 @@ def clip_report(probabilities: np.ndarray, clips: list[Clip], genres: tuple[str,
             precision = true_positive / predicted_count if predicted_count else 0.0
             recall = true_positive / support
             f1_scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
-        per_genre[genre] = {"clips": int(support), "correct": int(true_positive),
-                            "accuracy": round(float(recall), 4) if support else None}
+        per_genre[genre] = {
+            "clips": int(support),
+            "correct": int(true_positive),
+            "accuracy": round(float(recall), 4) if support else None,
+        }
     return {
         "all": share(np.ones_like(long_mask)),
         "long": share(long_mask),
@@ -70,8 +73,10 @@ def format_accuracy(entry: dict) -> str:
 
 
 def print_report(name: str, report: dict, *, per_genre: bool = True) -> None:
-    print(f"{name}: all {format_accuracy(report['all'])}  long {format_accuracy(report['long'])}  "
-          f"snippets {format_accuracy(report['snippet'])}  macro-F1 {report['macro_f1']}")
+    print(
+        f"{name}: all {format_accuracy(report['all'])}  long {format_accuracy(report['long'])}  "
+        f"snippets {format_accuracy(report['snippet'])}  macro-F1 {report['macro_f1']}"
+    )
     if per_genre:
         print(f"  {'genre':<10} {'clips':>5} {'right':>5} {'accuracy':>8}")
         for genre, row in report["per_genre"].items():
@@ -96,8 +101,15 @@ def plot_confusion(report: dict, genres: tuple[str, ...], *, title: str, path: P
     axes.set_title(title)
     for (row, column), count in np.ndenumerate(confusion):
         if count:
-            axes.text(column, row, str(count), ha="center", va="center",
-                      color="white" if count > confusion.max() / 2 else "black", fontsize=8)
+            axes.text(
+                column,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                color="white" if count > confusion.max() / 2 else "black",
+                fontsize=8,
+            )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
@@ -111,8 +123,9 @@ def model_clip_probabilities(network, metadata, segments) -> np.ndarray:
     from training.dataset import per_clip_probabilities
 
     segment_p = GenreClassifier(network, metadata).predict_segments(segments.features)
-    return per_clip_probabilities(segment_p, segments.clip_index, n_clips=len(segments.clips),
-                                  method=metadata.aggregation)
+    return per_clip_probabilities(
+        segment_p, segments.clip_index, n_clips=len(segments.clips), method=metadata.aggregation
+    )
 
 
 def baseline_clip_probabilities(train, target, *, genres) -> np.ndarray:
@@ -148,14 +161,18 @@ def main(argv=None) -> int:
     target = build_segments(target_clips, genres=genres, config=metadata.features)
     report = clip_report(model_clip_probabilities(network, metadata, target), target_clips, genres)
     print_report(f"CNN ({metadata.architecture}) on {args.split}", report)
-    path = plot_confusion(report, genres, title=f"CNN, {args.split} split, per clip",
-                          path=args.out_dir / f"confusion_{args.split}.png")
+    path = plot_confusion(
+        report, genres, title=f"CNN, {args.split} split, per clip", path=args.out_dir / f"confusion_{args.split}.png"
+    )
     print(f"confusion matrix: {path}")
     if not args.no_baseline:
         from training.train import training_features
 
-        train = build_segments([clip for clip in clips if clip.split == "train"], genres=genres,
-                               config=training_features(metadata.features))
+        train = build_segments(
+            [clip for clip in clips if clip.split == "train"],
+            genres=genres,
+            config=training_features(metadata.features),
+        )
         baseline = clip_report(baseline_clip_probabilities(train, target, genres=genres), target_clips, genres)
         print_report(f"SVM baseline (MFCC mean/std per segment) on {args.split}", baseline)
     return 0

@@ -22,8 +22,9 @@ FRACTION = 0.2
 MAX_SEGMENTS = 400  # a fixed, evenly spaced sample of the valid segments keeps the run short
 
 
-def deletion_drops(classifier, features: np.ndarray, *, fraction: float = FRACTION, seed: int = 0,
-                   tags: bool = False) -> dict:
+def deletion_drops(
+    classifier, features: np.ndarray, *, fraction: float = FRACTION, seed: int = 0, tags: bool = False
+) -> dict:
     """Mean probability drops for Grad-CAM-ranked and random masks.
 
     Parameters
@@ -61,8 +62,12 @@ def deletion_drops(classifier, features: np.ndarray, *, fraction: float = FRACTI
     p = before[rows, predicted]
     gradcam_drop = float(np.mean(p - probabilities(masked(by_gradcam))[rows, predicted]))
     random_drop = float(np.mean(p - probabilities(masked(at_random))[rows, predicted]))
-    return {"gradcam_drop": round(gradcam_drop, 4), "random_drop": round(random_drop, 4),
-            "ratio": round(gradcam_drop / random_drop, 2) if random_drop > 0 else float("inf"), "segments": n}
+    return {
+        "gradcam_drop": round(gradcam_drop, 4),
+        "random_drop": round(random_drop, 4),
+        "ratio": round(gradcam_drop / random_drop, 2) if random_drop > 0 else float("inf"),
+        "segments": n,
+    }
 
 
 def main(argv=None) -> int:

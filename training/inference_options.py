@@ -21,8 +21,9 @@ import numpy as np
 HOPS = (0.75, 1.5, 3.0)  # seconds between segment starts
 
 
-def aggregate_clips(segment_probabilities: np.ndarray, clip_index: np.ndarray, *, n_clips: int,
-                    method: str) -> np.ndarray:
+def aggregate_clips(
+    segment_probabilities: np.ndarray, clip_index: np.ndarray, *, n_clips: int, method: str
+) -> np.ndarray:
     """(n_segments, n_genres) -> (n_clips, n_genres) by "mean", "geometric" or "vote".
 
     The mean and the geometric mean are `model.classifier.aggregate`'s "mean" and "log_mean";
@@ -31,8 +32,9 @@ def aggregate_clips(segment_probabilities: np.ndarray, clip_index: np.ndarray, *
     from training.dataset import per_clip_probabilities
 
     if method in ("mean", "geometric"):
-        return per_clip_probabilities(segment_probabilities, clip_index, n_clips=n_clips,
-                                      method="mean" if method == "mean" else "log_mean")
+        return per_clip_probabilities(
+            segment_probabilities, clip_index, n_clips=n_clips, method="mean" if method == "mean" else "log_mean"
+        )
     if method != "vote":
         raise ValueError(f"unknown aggregation {method!r}")
     out = []
@@ -65,8 +67,9 @@ def main(argv=None) -> int:
 
     print(f"per-clip accuracy on valid ({len(clips)} clips): CNN alone / fused with the clip statistics")
     for hop in HOPS:
-        segments = build_segments(clips, genres=genres, config=dataclasses.replace(config, segment_hop_seconds=hop),
-                                  cache_dir=None)
+        segments = build_segments(
+            clips, genres=genres, config=dataclasses.replace(config, segment_hop_seconds=hop), cache_dir=None
+        )
         members = [classifier.predict_segments(segments.features) for classifier in classifiers]
         rows = [(path.stem, classifier, p) for path, classifier, p in zip(args.models, classifiers, members)]
         if len(members) > 1:

@@ -27,11 +27,16 @@ def clip_accuracy(classifier, segments, labels: np.ndarray) -> float:
     from training.dataset import per_clip_probabilities
 
     n_clips, n_mfcc = len(labels), segments.features.shape[2]
-    probabilities = per_clip_probabilities(classifier.predict_segments(segments.features), segments.clip_index,
-                                           n_clips=n_clips)
+    probabilities = per_clip_probabilities(
+        classifier.predict_segments(segments.features), segments.clip_index, n_clips=n_clips
+    )
     if classifier.clip_model is not None and n_mfcc >= 20:
-        statistics = np.stack([clip_statistics(segments.features[segments.clip_index == clip, :, :, 0]
-                                               .reshape(-1, n_mfcc)) for clip in range(n_clips)])
+        statistics = np.stack(
+            [
+                clip_statistics(segments.features[segments.clip_index == clip, :, :, 0].reshape(-1, n_mfcc))
+                for clip in range(n_clips)
+            ]
+        )
         probabilities = classifier.clip_model.fuse(probabilities, statistics)
     return float(np.mean(probabilities.argmax(axis=1) == labels))
 
@@ -56,9 +61,12 @@ def main(argv=None) -> int:
         config = metadata.features
         key = repr(config)
         if key not in cache:
-            cache[key] = {variant: build_segments(clips, genres=classifier.genres, config=config,
-                                                  variants=(variant,), cache_dir=CACHE_DIR)
-                          for variant in ("clean", *CHANNELS)}
+            cache[key] = {
+                variant: build_segments(
+                    clips, genres=classifier.genres, config=config, variants=(variant,), cache_dir=CACHE_DIR
+                )
+                for variant in ("clean", *CHANNELS)
+            }
         prepared = cache[key]
         labels = np.array([classifier.genres.index(clip.genre) for clip in clips])
         clean = clip_accuracy(classifier, prepared["clean"], labels)

@@ -55,13 +55,18 @@ def find_tracks(folders: Sequence[Path]) -> list[Path]:
     """Audio files under ``folders`` (recursively), sorted."""
     from training.data import AUDIO_SUFFIXES
 
-    paths = {path for folder in folders for path in Path(folder).rglob("*")
-             if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES}
+    paths = {
+        path
+        for folder in folders
+        for path in Path(folder).rglob("*")
+        if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
+    }
     return sorted(paths)
 
 
-def track_mfcc(path: Path, *, config, min_seconds: float = MIN_SECONDS,
-               max_seconds: float = TRACK_SECONDS) -> np.ndarray | None:
+def track_mfcc(
+    path: Path, *, config, min_seconds: float = MIN_SECONDS, max_seconds: float = TRACK_SECONDS
+) -> np.ndarray | None:
     """MFCC of one track as inference computes it: (frames, n_mfcc) float32, or None when the
     file cannot be decoded or is shorter than ``min_seconds``."""
     from model.audio import load_audio
@@ -78,8 +83,9 @@ def track_mfcc(path: Path, *, config, min_seconds: float = MIN_SECONDS,
     return mfcc(samples, config=config).astype(np.float32)
 
 
-def sample_views(tracks: Sequence[np.ndarray], *, rng: np.random.Generator, n_tracks: int,
-                 frames: int) -> tuple[np.ndarray, np.ndarray]:
+def sample_views(
+    tracks: Sequence[np.ndarray], *, rng: np.random.Generator, n_tracks: int, frames: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Two segments from each of ``n_tracks`` distinct random tracks.
 
     Parameters
@@ -115,8 +121,14 @@ def nt_xent(first, second, *, temperature: float):
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
 
 
-def pretrain(tracks: Sequence[np.ndarray], *, config, settings: PretrainSettings, n_genres: int,
-             log: Callable[[str], None] = print):
+def pretrain(
+    tracks: Sequence[np.ndarray],
+    *,
+    config,
+    settings: PretrainSettings,
+    n_genres: int,
+    log: Callable[[str], None] = print,
+):
     """Contrastive training of `model.network.build_genre_cnn`'s convolutions.
 
     Parameters
@@ -148,26 +160,33 @@ def pretrain(tracks: Sequence[np.ndarray], *, config, settings: PretrainSettings
     @tf.function
     def step(first, second):
         with tf.GradientTape() as tape:
-            loss = nt_xent(model(first, training=True), model(second, training=True),
-                           temperature=settings.temperature)
+            loss = nt_xent(model(first, training=True), model(second, training=True), temperature=settings.temperature)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     def view(batch: np.ndarray) -> np.ndarray:
         normalised = (batch - mean[:, None]) / std[:, None]
-        return spec_augment(normalised, rng=rng, time_masks=settings.time_masks, coeff_masks=settings.coeff_masks,
-                            cell_masks=settings.cell_masks)
+        return spec_augment(
+            normalised,
+            rng=rng,
+            time_masks=settings.time_masks,
+            coeff_masks=settings.coeff_masks,
+            cell_masks=settings.cell_masks,
+        )
 
     started = time.time()
     for epoch in range(settings.epochs):
         losses = []
         for _ in range(settings.steps_per_epoch):
-            first, second = sample_views(tracks, rng=rng, n_tracks=settings.tracks_per_batch,
-                                         frames=config.frames_per_segment)
+            first, second = sample_views(
+                tracks, rng=rng, n_tracks=settings.tracks_per_batch, frames=config.frames_per_segment
+            )
             losses.append(float(step(view(first), view(second))))
-        log(f"epoch {epoch + 1:3d}/{settings.epochs}  contrastive loss {np.mean(losses):.4f}  "
-            f"({time.time() - started:.0f} s)")
+        log(
+            f"epoch {epoch + 1:3d}/{settings.epochs}  contrastive loss {np.mean(losses):.4f}  "
+            f"({time.time() - started:.0f} s)"
+        )
     return network
 
 
@@ -189,12 +208,16 @@ def main(argv=None) -> int:
     started = time.time()
     tracks = [matrix for matrix in (track_mfcc(path, config=config) for path in paths) if matrix is not None]
     if len(tracks) < 2:
-        print(f"error: fewer than 2 tracks of {MIN_SECONDS:g} s or more under {', '.join(map(str, args.audio))}",
-              file=sys.stderr)
+        print(
+            f"error: fewer than 2 tracks of {MIN_SECONDS:g} s or more under {', '.join(map(str, args.audio))}",
+            file=sys.stderr,
+        )
         return 2
     hours = sum(track.shape[0] for track in tracks) * config.seconds_per_frame / 3600
-    print(f"{len(tracks)} tracks of {len(paths)} files, {hours:.1f} h of audio, MFCC in {time.time() - started:.0f} s",
-          flush=True)
+    print(
+        f"{len(tracks)} tracks of {len(paths)} files, {hours:.1f} h of audio, MFCC in {time.time() - started:.0f} s",
+        flush=True,
+    )
     # the output layer is neither trained here nor copied by --init, so its size does not matter
     network = pretrain(tracks, config=config, settings=settings, n_genres=10, log=lambda line: print(line, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)

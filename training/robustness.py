@@ -58,13 +58,19 @@ def robustness(classifier, clips, *, kinds=DEGRADATIONS) -> dict[str, dict]:
     labels = np.array([genres.index(clip.genre) for clip in clips])
     long_mask = np.array([clip.is_long for clip in clips])
     for kind in kinds:
-        predicted = np.array([
-            genres.index(classifier.classify(degrade(y, kind=kind, sample_rate=SAMPLE_RATE, seed=index)).genre)
-            for index, y in enumerate(decoded)
-        ])
+        predicted = np.array(
+            [
+                genres.index(classifier.classify(degrade(y, kind=kind, sample_rate=SAMPLE_RATE, seed=index)).genre)
+                for index, y in enumerate(decoded)
+            ]
+        )
         correct = predicted == labels
-        results[kind] = {"all": round(float(correct.mean()), 4), "long": round(float(correct[long_mask].mean()), 4),
-                         "snippet": round(float(correct[~long_mask].mean()), 4), "clips": int(labels.size)}
+        results[kind] = {
+            "all": round(float(correct.mean()), 4),
+            "long": round(float(correct[long_mask].mean()), 4),
+            "snippet": round(float(correct[~long_mask].mean()), 4),
+            "clips": int(labels.size),
+        }
     return results
 
 
@@ -85,8 +91,10 @@ def main(argv=None) -> int:
     clean = results["clean"]["all"]
     print(f"per-clip accuracy on {args.split} ({len(clips)} clips) under degradations:")
     for kind, row in results.items():
-        print(f"  {kind:<22} all {row['all']:6.1%}  long {row['long']:6.1%}  snippets {row['snippet']:6.1%}"
-              f"  ({(row['all'] - clean) * 100:+.1f} points)")
+        print(
+            f"  {kind:<22} all {row['all']:6.1%}  long {row['long']:6.1%}  snippets {row['snippet']:6.1%}"
+            f"  ({(row['all'] - clean) * 100:+.1f} points)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     return 0

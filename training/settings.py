@@ -58,8 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser, settings_class: type) -> None
             choices = typing.get_args(kind)
             parser.add_argument(flag, type=type(choices[0]), choices=choices, default=field.default, help=help_text)
         elif typing.get_origin(kind) is tuple and typing.get_args(kind)[0] in (int, float, str):
-            parser.add_argument(flag, type=_tuple_parser(typing.get_args(kind)[0]), default=field.default,
-                                metavar="A,B", help=f"{help_text} (comma-separated; 'none' for none)")
+            parser.add_argument(
+                flag,
+                type=_tuple_parser(typing.get_args(kind)[0]),
+                default=field.default,
+                metavar="A,B",
+                help=f"{help_text} (comma-separated; 'none' for none)",
+            )
         elif kind in (int, float, str):
             parser.add_argument(flag, type=kind, default=field.default, help=help_text)
         else:
@@ -74,5 +79,6 @@ def from_arguments(settings_class: type[T], arguments: argparse.Namespace) -> T:
 
 def as_dict(settings: Any) -> dict[str, Any]:
     """JSON-ready values of a settings instance (tuples become lists), for the artifact's metadata."""
-    return {name: list(value) if isinstance(value, tuple) else value
-            for name, value in dataclasses.asdict(settings).items()}
+    return {
+        name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(settings).items()
+    }

@@ -42,15 +42,61 @@ BATCH_NORM_EPSILON = 1e-3  # TF1 layers' default, which musicnn trained with
 
 # MSD_musicnn's 50 tags in output order (musicnn/configuration.py, MSD_LABELS).
 TAGS = (
-    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
-    "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
-    "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock", "ambient",
-    "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
-    "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
-    "indie pop", "sad", "House", "happy",
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
 )
-CREDIT = ("musicnn (Jordi Pons and Xavier Serra, Music Technology Group, Universitat Pompeu Fabra), "
-          "MSD_musicnn weights from PyPI's musicnn 0.1.0, ISC licence")
+CREDIT = (
+    "musicnn (Jordi Pons and Xavier Serra, Music Technology Group, Universitat Pompeu Fabra), "
+    "MSD_musicnn weights from PyPI's musicnn 0.1.0, ISC licence"
+)
 
 
 def fetch_wheel(*, cache_dir: Path = CACHE_DIR) -> Path:
@@ -58,8 +104,9 @@ def fetch_wheel(*, cache_dir: Path = CACHE_DIR) -> Path:
     wheel = cache_dir / WHEEL_FILE
     if not wheel.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", str(cache_dir)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", str(cache_dir)], check=True
+        )
     return wheel
 
 
@@ -99,9 +146,15 @@ def build_musicnn(*, n_tags: int = len(TAGS)):
     padded = layers.ZeroPadding2D(((3, 3), (0, 0)), name="timbral_pad")(x)
     front = []
     # timbral: 7 frames x 40 % / 70 % of the bands; temporal: 128 / 64 / 32 frames x 1 band
-    for conv, (kernel, source, padding) in enumerate([((7, 38), padded, "valid"), ((7, 67), padded, "valid"),
-                                                      ((128, 1), x, "same"), ((64, 1), x, "same"),
-                                                      ((32, 1), x, "same")]):
+    for conv, (kernel, source, padding) in enumerate(
+        [
+            ((7, 38), padded, "valid"),
+            ((7, 67), padded, "valid"),
+            ((128, 1), x, "same"),
+            ((64, 1), x, "same"),
+            ((32, 1), x, "same"),
+        ]
+    ):
         filters = 204 if conv < 2 else 51
         y = layers.Conv2D(filters, kernel, padding=padding, activation="relu", name=_conv_name(conv))(source)
         y = batch_norm(conv + 1)(y)
@@ -163,8 +216,9 @@ def load_teacher(*, cache_dir: Path = CACHE_DIR) -> Teacher:
             continue
         layer.set_weights([weights[f"{layer.name}/{name}"] for name in names])
     signature = [tf.TensorSpec((None, PATCH_FRAMES, N_MELS), tf.float32)]
-    return Teacher(network=network,
-                   forward=tf.function(lambda x: network(x, training=False), input_signature=signature))
+    return Teacher(
+        network=network, forward=tf.function(lambda x: network(x, training=False), input_signature=signature)
+    )
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -182,8 +236,9 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     """
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS,
-                                         pad_mode="reflect").T
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, pad_mode="reflect"
+    ).T
     return np.log10(10000.0 * mel.astype(np.float16).astype(np.float32) + 1.0)
 
 

@@ -26,7 +26,16 @@ from training.teacher_pass import CACHE_DIR
 
 INPUTS = ("tags", "penultimate", "both")
 C_VALUES = (0.001, 0.003, 0.01, 0.03, 0.1)
-TEMPERATURES = (1.0, 0.5, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)  # calibration candidates (a strongly regularised head is too soft)
+TEMPERATURES = (
+    1.0,
+    0.5,
+    0.35,
+    0.3,
+    0.25,
+    0.2,
+    0.15,
+    0.1,
+)  # calibration candidates (a strongly regularised head is too soft)
 HEAD_FILE = Path(__file__).resolve().parent / "teacher_head.json"  # the chosen head, written by main()
 
 
@@ -75,20 +84,41 @@ class TeacherHead:
         return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"genres": list(self.genres), "kind": self.kind, "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "coefficients": self.coefficients.tolist(),
-                "intercept": self.intercept.tolist(), "c": self.c, "temperature": self.temperature}
+        return {
+            "genres": list(self.genres),
+            "kind": self.kind,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coefficients": self.coefficients.tolist(),
+            "intercept": self.intercept.tolist(),
+            "c": self.c,
+            "temperature": self.temperature,
+        }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TeacherHead":
-        return cls(genres=tuple(values["genres"]), kind=values["kind"], mean=np.asarray(values["mean"]),
-                   scale=np.asarray(values["scale"]), coefficients=np.asarray(values["coefficients"]),
-                   intercept=np.asarray(values["intercept"]), c=float(values["c"]),
-                   temperature=float(values["temperature"]))
+    def from_dict(cls, values: dict[str, Any]) -> TeacherHead:
+        return cls(
+            genres=tuple(values["genres"]),
+            kind=values["kind"],
+            mean=np.asarray(values["mean"]),
+            scale=np.asarray(values["scale"]),
+            coefficients=np.asarray(values["coefficients"]),
+            intercept=np.asarray(values["intercept"]),
+            c=float(values["c"]),
+            temperature=float(values["temperature"]),
+        )
 
 
-def fit_head(tags: np.ndarray, penultimate: np.ndarray, labels: np.ndarray, *, genres: tuple[str, ...], kind: str,
-             c: float, weights: np.ndarray | None = None) -> TeacherHead:
+def fit_head(
+    tags: np.ndarray,
+    penultimate: np.ndarray,
+    labels: np.ndarray,
+    *,
+    genres: tuple[str, ...],
+    kind: str,
+    c: float,
+    weights: np.ndarray | None = None,
+) -> TeacherHead:
     """Fit a head on n labelled patches: tags (n, 50), penultimate (n, 200), labels (n,) genre indices."""
     from sklearn.linear_model import LogisticRegression
 
@@ -99,8 +129,9 @@ def fit_head(tags: np.ndarray, penultimate: np.ndarray, labels: np.ndarray, *, g
     coefficients = np.zeros((len(genres), inputs.shape[1]))
     intercept = np.full(len(genres), -30.0)  # a genre without training patches is never chosen
     coefficients[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
-    return TeacherHead(genres=genres, kind=kind, mean=mean, scale=scale, coefficients=coefficients,
-                       intercept=intercept, c=c)
+    return TeacherHead(
+        genres=genres, kind=kind, mean=mean, scale=scale, coefficients=coefficients, intercept=intercept, c=c
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +155,14 @@ class PassedSplit:
     views: np.ndarray
 
 
-def read_split(cache: Path, split: str, *, kinds: dict[str, tuple[str | None, str]],
-               views: tuple[str, ...] | None = None, mfcc: bool = True) -> PassedSplit:
+def read_split(
+    cache: Path,
+    split: str,
+    *,
+    kinds: dict[str, tuple[str | None, str]],
+    views: tuple[str, ...] | None = None,
+    mfcc: bool = True,
+) -> PassedSplit:
     """Every cached item view of ``split`` (optionally only ``views``).
 
     ``kinds`` maps item id -> (genre or None, kind); items missing from it are skipped.
@@ -135,8 +172,9 @@ def read_split(cache: Path, split: str, *, kinds: dict[str, tuple[str | None, st
         if folder.name not in kinds:
             continue
         files = sorted(folder.glob("*.npz"))
-        files = [file for file in files if not file.name.endswith(".partial.npz")
-                 and (views is None or file.stem in views)]
+        files = [
+            file for file in files if not file.name.endswith(".partial.npz") and (views is None or file.stem in views)
+        ]
         if not files:
             continue
         item_ids.append(folder.name)
@@ -152,11 +190,15 @@ def read_split(cache: Path, split: str, *, kinds: dict[str, tuple[str | None, st
         raise FileNotFoundError(f"no teacher pass outputs for split {split!r} in {cache}")
     empty = np.zeros((0,), np.float16)
     return PassedSplit(
-        item_ids=tuple(item_ids), genres=tuple(kinds[item][0] for item in item_ids),
+        item_ids=tuple(item_ids),
+        genres=tuple(kinds[item][0] for item in item_ids),
         kinds=tuple(kinds[item][1] for item in item_ids),
-        mfcc=np.concatenate(arrays["mfcc"]) if mfcc else empty, tags=np.concatenate(arrays["tags"]),
-        penultimate=np.concatenate(arrays["penultimate"]), item_index=np.concatenate(index),
-        views=np.concatenate(view_names))
+        mfcc=np.concatenate(arrays["mfcc"]) if mfcc else empty,
+        tags=np.concatenate(arrays["tags"]),
+        penultimate=np.concatenate(arrays["penultimate"]),
+        item_index=np.concatenate(index),
+        views=np.concatenate(view_names),
+    )
 
 
 def per_item(values: np.ndarray, item_index: np.ndarray, n_items: int) -> np.ndarray:
@@ -179,8 +221,11 @@ def gtzan_clips(data: Path) -> tuple[dict, dict[str, tuple[str, str]], tuple[str
     from training.data import discover_clips, genre_names
 
     clips = discover_clips(data)
-    return ({clip.clip_id: clip for clip in clips}, {clip.clip_id: (clip.genre, clip.kind) for clip in clips},
-            genre_names(clips))
+    return (
+        {clip.clip_id: clip for clip in clips},
+        {clip.clip_id: (clip.genre, clip.kind) for clip in clips},
+        genre_names(clips),
+    )
 
 
 def choose_head(cache: Path, data: Path, *, log=print) -> tuple[TeacherHead, dict[str, Any]]:

@@ -68,8 +68,16 @@ def view_audio(samples: np.ndarray, *, item_id: str, view: str, sample_rate: int
     return augment_audio(samples, kind=view, sample_rate=sample_rate, seed=seed)
 
 
-def pass_item(item: Item, *, view: str, hop_seconds: float, max_seconds: float, stride: int, teacher,
-              clean: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def pass_item(
+    item: Item,
+    *,
+    view: str,
+    hop_seconds: float,
+    max_seconds: float,
+    stride: int,
+    teacher,
+    clean: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Segments and teacher outputs of one item's view (see the module docstring for the arrays).
 
     ``clean`` : the item's clean view, whose teacher outputs a channel view reuses (None: run the teacher).
@@ -78,8 +86,12 @@ def pass_item(item: Item, *, view: str, hop_seconds: float, max_seconds: float, 
     from training.teacher import run_teacher, teacher_patches
 
     config = stored_config(hop_seconds=hop_seconds)
-    samples = view_audio(load_audio(item.path, max_seconds=max_seconds).samples, item_id=item.item_id, view=view,
-                         sample_rate=config.sample_rate)
+    samples = view_audio(
+        load_audio(item.path, max_seconds=max_seconds).samples,
+        item_id=item.item_id,
+        view=view,
+        sample_rate=config.sample_rate,
+    )
     segments = mfcc_segments(samples, config=config)
     keep = np.arange(0, segments.starts.shape[0], stride)
     starts, mfcc = segments.starts[keep], segments.features[keep, :, :, 0]
@@ -87,21 +99,31 @@ def pass_item(item: Item, *, view: str, hop_seconds: float, max_seconds: float, 
         nearest = np.abs(starts[:, np.newaxis] - clean["starts"][np.newaxis, :]).argmin(axis=1)
         tags, penultimate = clean["tags"][nearest], clean["penultimate"][nearest]
     else:
-        outputs = run_teacher(teacher, teacher_patches(samples, sample_rate=config.sample_rate, starts=starts,
-                                                       seconds=config.segment_seconds))
+        outputs = run_teacher(
+            teacher,
+            teacher_patches(samples, sample_rate=config.sample_rate, starts=starts, seconds=config.segment_seconds),
+        )
         tags, penultimate = outputs.tags, outputs.penultimate
-    return {"mfcc": mfcc.astype(np.float16), "starts": starts.astype(np.float32),
-            "tags": tags.astype(np.float16), "penultimate": penultimate.astype(np.float16)}
+    return {
+        "mfcc": mfcc.astype(np.float16),
+        "starts": starts.astype(np.float32),
+        "tags": tags.astype(np.float16),
+        "penultimate": penultimate.astype(np.float16),
+    }
 
 
 def gtzan_items(data: Path) -> list[Item]:
-    return [Item(item_id=clip.clip_id, path=clip.path, genre=clip.genre, split=clip.split, kind=clip.kind)
-            for clip in discover_clips(data)]
+    return [
+        Item(item_id=clip.clip_id, path=clip.path, genre=clip.genre, split=clip.split, kind=clip.kind)
+        for clip in discover_clips(data)
+    ]
 
 
 def transfer_items(music: Path) -> list[Item]:
-    return [Item(item_id=track.track_id, path=track.path, genre=None, split="transfer", kind="track")
-            for track in list_tracks(music)]
+    return [
+        Item(item_id=track.track_id, path=track.path, genre=None, split="transfer", kind="track")
+        for track in list_tracks(music)
+    ]
 
 
 def plan(items: list[Item], *, train_views: tuple[str, ...], music_views: tuple[str, ...]) -> list[tuple[Item, str]]:
@@ -112,8 +134,14 @@ def plan(items: list[Item], *, train_views: tuple[str, ...], music_views: tuple[
     for item in items:
         views = {"train": train_views, "transfer": music_views}.get(item.split, ("clean",))
         pairs.extend((item, view) for view in ("clean", *(view for view in views if view != "clean")))
-    return sorted(pairs, key=lambda pair: (order[pair[0].split] + 2 * (pair[1] != "clean" and pair[0].split == "train"),
-                                           _shuffled(pair[0]), pair[1] != "clean"))
+    return sorted(
+        pairs,
+        key=lambda pair: (
+            order[pair[0].split] + 2 * (pair[1] != "clean" and pair[0].split == "train"),
+            _shuffled(pair[0]),
+            pair[1] != "clean",
+        ),
+    )
 
 
 def _shuffled(item: Item) -> str:
@@ -147,8 +175,9 @@ def run(pairs: list[tuple[Item, str]], *, cache: Path, log=print) -> None:
             with np.load(cache_file(cache, item, "clean")) as values:
                 clean = dict(values)
         try:
-            arrays = pass_item(item, view=view, hop_seconds=hop, max_seconds=longest, stride=stride, teacher=teacher,
-                               clean=clean)
+            arrays = pass_item(
+                item, view=view, hop_seconds=hop, max_seconds=longest, stride=stride, teacher=teacher, clean=clean
+            )
         except AudioInputError as error:
             log(f"skipped {item.path}: {error}")
             continue
@@ -160,8 +189,10 @@ def run(pairs: list[tuple[Item, str]], *, cache: Path, log=print) -> None:
         segments += arrays["mfcc"].shape[0]
         if done % 25 == 0 or done == len(todo):
             elapsed = time.time() - started
-            log(f"{done}/{len(todo)} item views, {segments} segments, {elapsed:.0f} s "
-                f"({1000 * elapsed / max(segments, 1):.0f} ms per segment)")
+            log(
+                f"{done}/{len(todo)} item views, {segments} segments, {elapsed:.0f} s "
+                f"({1000 * elapsed / max(segments, 1):.0f} ms per segment)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
         kept = {clip.clip_id for clip in smoke_subset(discover_clips(args.data))}
         items, transfer = [item for item in items if item.item_id in kept], transfer[:2]
-    pairs = plan(items + transfer, train_views=tuple(args.train_views.split(",")),
-                 music_views=tuple(args.music_views.split(",")))
+    pairs = plan(
+        items + transfer, train_views=tuple(args.train_views.split(",")), music_views=tuple(args.music_views.split(","))
+    )
     run(pairs, cache=args.cache, log=lambda line: print(line, flush=True))
     return 0
 

@@ -44,12 +44,14 @@ class Settings:
     time_masks: int = setting(2, "SpecAugment: masked time stripes per segment, each up to 12 frames")
     coeff_masks: int = setting(1, "SpecAugment: masked coefficient stripes per segment, each up to 3 wide")
     cell_masks: float = setting(0.3, "each training segment loses a U(0, this) fraction of single cells")
-    augment: tuple[str, ...] = setting(("noise", "lowpass", "mp3", "telephone"),
-                                       "offline copies of each training clip through real-world channels")
+    augment: tuple[str, ...] = setting(
+        ("noise", "lowpass", "mp3", "telephone"), "offline copies of each training clip through real-world channels"
+    )
     clip_balance: float = setting(0.5, "segment weight ~ 1 / segments_in_clip ** this: long clips don't drown snippets")
     class_balance: bool = setting(True, "every genre weighs the same in total")
     choose_on: Literal["clean", "robust"] = setting(
-        "robust", "epoch choice: clean valid accuracy, or its mean with valid through augment's channels")
+        "robust", "epoch choice: clean valid accuracy, or its mean with valid through augment's channels"
+    )
     ema: float = setting(0.0, "> 0: choose from a moving average of the weights (this momentum per step)")
     train_hop_seconds: float = setting(1.5, "training segments start this far apart (half a segment): twice the data")
     architecture: Literal["genre_cnn", "seed"] = setting("genre_cnn", "our network, or the seed project's CNN")
@@ -87,8 +89,9 @@ def copy_matching_weights(*, source, target, skip: Sequence[str] = ("genre",)) -
     return copied
 
 
-def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float,
-                    class_balance: bool) -> np.ndarray:
+def segment_weights(
+    labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int, clip_balance: float, class_balance: bool
+) -> np.ndarray:
     """Per-segment weights (n_segments,), mean 1: down-weight segments of long clips, balance genres."""
     per_clip = np.bincount(clip_index)
     weights = 1.0 / per_clip[clip_index].astype(np.float64) ** clip_balance
@@ -98,8 +101,9 @@ def segment_weights(labels: np.ndarray, clip_index: np.ndarray, *, n_genres: int
     return (weights / weights.mean()).astype(np.float32)
 
 
-def spec_augment(batch: np.ndarray, *, rng: np.random.Generator, time_masks: int, coeff_masks: int,
-                 cell_masks: float = 0.0) -> np.ndarray:
+def spec_augment(
+    batch: np.ndarray, *, rng: np.random.Generator, time_masks: int, coeff_masks: int, cell_masks: float = 0.0
+) -> np.ndarray:
     """SpecAugment-style masks on normalised inputs (n, frames, n_mfcc, channels): masked cells become 0 (the mean).
 
     Stripes: ``time_masks`` time stripes of up to 12 frames and ``coeff_masks`` coefficient stripes of
@@ -142,8 +146,13 @@ def make_batches(inputs, targets, weights, *, settings: Settings, n_genres: int)
 
         def __getitem__(self, index):
             rows = self.order[index * settings.batch_size : (index + 1) * settings.batch_size]
-            x = spec_augment(inputs[rows], rng=self.rng, time_masks=settings.time_masks,
-                             coeff_masks=settings.coeff_masks, cell_masks=settings.cell_masks)
+            x = spec_augment(
+                inputs[rows],
+                rng=self.rng,
+                time_masks=settings.time_masks,
+                coeff_masks=settings.coeff_masks,
+                cell_masks=settings.cell_masks,
+            )
             y = np.eye(n_genres, dtype=np.float32)[targets[rows]]
             w = weights[rows]
             if settings.mixup_alpha > 0:
@@ -192,31 +201,46 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     valid_x = (valid.features - mean) / std
     degraded_x = [(copy.features - mean) / std for copy in degraded_valid]
     n_genres = len(genres)
-    weights = segment_weights(train.labels, train.clip_index, n_genres=n_genres,
-                              clip_balance=settings.clip_balance, class_balance=settings.class_balance)
+    weights = segment_weights(
+        train.labels,
+        train.clip_index,
+        n_genres=n_genres,
+        clip_balance=settings.clip_balance,
+        class_balance=settings.class_balance,
+    )
     if settings.architecture == "seed":
         network = build_seed_cnn(input_shape=config.input_shape, n_genres=n_genres)
     else:
-        network = build_genre_cnn(input_shape=config.input_shape, n_genres=n_genres, width=settings.width,
-                                  dropout=settings.dropout, l2=settings.l2)
+        network = build_genre_cnn(
+            input_shape=config.input_shape,
+            n_genres=n_genres,
+            width=settings.width,
+            dropout=settings.dropout,
+            l2=settings.l2,
+        )
     if settings.init:
         copied = copy_matching_weights(source=keras.saving.load_model(settings.init, compile=False), target=network)
         log(f"started from {settings.init}: {len(copied)} layers ({', '.join(copied)})")
     batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)
     steps = max(1, len(batches) * settings.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)
-    optimizer = (keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=settings.ema) if settings.ema > 0
-                 else keras.optimizers.Adam(schedule))
-    network.compile(optimizer=optimizer,
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing))
+    optimizer = (
+        keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=settings.ema)
+        if settings.ema > 0
+        else keras.optimizers.Adam(schedule)
+    )
+    network.compile(
+        optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+    )
     valid_labels = valid.clip_labels(genres)
     history = {"valid_clip_accuracy": [], "degraded_valid_clip_accuracy": [], "loss": []}
     best = {"score": -1.0, "accuracy": -1.0, "epoch": 0, "weights": None}
 
     def accuracy_of(inputs, segments) -> float:
         segment_p = network.predict(inputs, batch_size=256, verbose=0)
-        return clip_accuracy(per_clip_probabilities(segment_p, segments.clip_index, n_clips=len(segments.clips)),
-                             valid_labels)
+        return clip_accuracy(
+            per_clip_probabilities(segment_p, segments.clip_index, n_clips=len(segments.clips)), valid_labels
+        )
 
     class ChooseOnValid(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -229,8 +253,10 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
             if score > best["score"]:
                 best.update(score=score, accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
             robust = f"  degraded {np.mean(degraded):.3f}  score {score:.3f}" if degraded else ""
-            log(f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                f"valid per-clip accuracy {accuracy:.3f}{robust}  (best {best['score']:.3f} @ {best['epoch']})")
+            log(
+                f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+                f"valid per-clip accuracy {accuracy:.3f}{robust}  (best {best['score']:.3f} @ {best['epoch']})"
+            )
 
     # with EMA, the averaged weights are swapped in at each epoch's end, before ChooseOnValid reads them
     swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if settings.ema > 0 else []
@@ -256,8 +282,12 @@ def smoke_subset(clips, *, per_genre: int = SMOKE_CLIPS_PER_GENRE):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="GTZAN folder (full download or ../shared/gtzan)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="model file to write (default: model/genre_cnn.keras; with --smoke: runs/smoke.keras)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="model file to write (default: model/genre_cnn.keras; with --smoke: runs/smoke.keras)",
+    )
     parser.add_argument("--smoke", action="store_true", help="whole path on a few clips, one epoch, no augmentation")
     parser.add_argument("--no-cache", action="store_true", help="recompute features instead of reading training/cache")
     add_arguments(parser.add_argument_group("settings (the committed model's recipe by default)"), Settings)
@@ -271,8 +301,11 @@ def parse_args(argv=None):
 def config_from_args(args):
     from model.features import FeatureConfig
 
-    overrides = {"n_mfcc": args.n_mfcc, "segment_seconds": args.segment_seconds,
-                 "segment_hop_seconds": args.hop_seconds}
+    overrides = {
+        "n_mfcc": args.n_mfcc,
+        "segment_seconds": args.segment_seconds,
+        "segment_hop_seconds": args.hop_seconds,
+    }
     return FeatureConfig(**{name: value for name, value in overrides.items() if value is not None})
 
 
@@ -302,19 +335,35 @@ def main(argv=None) -> int:
         return 2
     print(f"{len(train_clips)} train clips, {len(valid_clips)} valid clips, genres: {', '.join(genres)}", flush=True)
     cache = None if args.no_cache else CACHE_DIR
-    train = build_segments(train_clips, genres=genres,
-                           config=training_features(config, hop_seconds=settings.train_hop_seconds),
-                           variants=("clean", *settings.augment), cache_dir=cache)
+    train = build_segments(
+        train_clips,
+        genres=genres,
+        config=training_features(config, hop_seconds=settings.train_hop_seconds),
+        variants=("clean", *settings.augment),
+        cache_dir=cache,
+    )
     valid = build_segments(valid_clips, genres=genres, config=config, cache_dir=cache)
     degraded_valid = []
     if settings.choose_on == "robust":
-        degraded_valid = [build_segments(valid_clips, genres=genres, config=config, variants=(variant,),
-                                         cache_dir=cache) for variant in settings.augment if variant in CHANNELS]
-    print(f"features ready in {time.time() - started:.0f} s: {train.features.shape[0]} train segments "
-          f"({len(settings.augment)} augmented copies), {valid.features.shape[0]} valid segments", flush=True)
-    network, mean, std, history = train_network(train, valid, genres=genres, config=config, settings=settings,
-                                                degraded_valid=degraded_valid,
-                                                log=lambda line: print(line, flush=True))
+        degraded_valid = [
+            build_segments(valid_clips, genres=genres, config=config, variants=(variant,), cache_dir=cache)
+            for variant in settings.augment
+            if variant in CHANNELS
+        ]
+    print(
+        f"features ready in {time.time() - started:.0f} s: {train.features.shape[0]} train segments "
+        f"({len(settings.augment)} augmented copies), {valid.features.shape[0]} valid segments",
+        flush=True,
+    )
+    network, mean, std, history = train_network(
+        train,
+        valid,
+        genres=genres,
+        config=config,
+        settings=settings,
+        degraded_valid=degraded_valid,
+        log=lambda line: print(line, flush=True),
+    )
     metadata = ModelMetadata(
         genres=genres,
         features=config,
@@ -329,14 +378,23 @@ def main(argv=None) -> int:
             "seconds": round(time.time() - started, 1),
             "smoke": bool(args.smoke),
         },
-        metrics={"valid": {"clip_accuracy": round(history["best_valid_clip_accuracy"], 4),
-                           "clips": len(valid_clips), "chosen_on": "valid",
-                           "epoch_score": settings.choose_on, "score": round(history["best_valid_score"], 4)}},
+        metrics={
+            "valid": {
+                "clip_accuracy": round(history["best_valid_clip_accuracy"], 4),
+                "clips": len(valid_clips),
+                "chosen_on": "valid",
+                "epoch_score": settings.choose_on,
+                "score": round(history["best_valid_score"], 4),
+            }
+        },
     )
     save_artifact(network, metadata, path=out)
-    print(f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch "
-          f"{history['best_epoch']}; wrote {out} and {out.with_suffix('.json')} "
-          f"in {time.time() - started:.0f} s", flush=True)
+    print(
+        f"best valid per-clip accuracy {history['best_valid_clip_accuracy']:.3f} at epoch "
+        f"{history['best_epoch']}; wrote {out} and {out.with_suffix('.json')} "
+        f"in {time.time() - started:.0f} s",
+        flush=True,
+    )
     return 0
 
 

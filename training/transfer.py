@@ -27,11 +27,28 @@ from training.data import AUDIO_SUFFIXES
 
 # Debian packages of free music (each package's copyright file is read by `licences`).
 PACKAGES = (
-    "fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid", "wesnoth-1.16-music", "warzone2100-music",
-    "singularity-music", "nexuiz-music", "hyperrogue-music", "fb-music-high", "ufoai-music", "drascula-music",
-    "boswars-data", "colobot-common-sounds", "pushover-data", "planetblupi-music-ogg", "fillets-ng-data",
-    "freedroidrpg-data", "supertux-data", "hedgewars-data", "flare-game", "neverball-data",
-    "extremetuxracer-data", "lincity-ng-data",
+    "fretsonfire-songs-muldjord",
+    "fretsonfire-songs-sectoid",
+    "wesnoth-1.16-music",
+    "warzone2100-music",
+    "singularity-music",
+    "nexuiz-music",
+    "hyperrogue-music",
+    "fb-music-high",
+    "ufoai-music",
+    "drascula-music",
+    "boswars-data",
+    "colobot-common-sounds",
+    "pushover-data",
+    "planetblupi-music-ogg",
+    "fillets-ng-data",
+    "freedroidrpg-data",
+    "supertux-data",
+    "hedgewars-data",
+    "flare-game",
+    "neverball-data",
+    "extremetuxracer-data",
+    "lincity-ng-data",
 )
 MIN_TRACK_SECONDS = 20.0  # shorter files are sound effects or jingles
 MAX_TRACK_SECONDS = 180.0  # only the first 3 minutes of a track are used
@@ -124,7 +141,9 @@ def summary(music: Path, tracks: list[Track]) -> list[str]:
     for package in sorted({track.package for track in tracks}):
         own = [track for track in tracks if track.package == package]
         hours = sum(min(track.seconds, MAX_TRACK_SECONDS) for track in own) / 3600
-        lines.append(f"{package}: {len(own)} tracks, {hours:.2f} h used; licences: {', '.join(licences(music, package))}")
+        lines.append(
+            f"{package}: {len(own)} tracks, {hours:.2f} h used; licences: {', '.join(licences(music, package))}"
+        )
     total = sum(min(track.seconds, MAX_TRACK_SECONDS) for track in tracks) / 3600
     lines.append(f"total: {len(tracks)} tracks, {total:.2f} h used")
     return lines

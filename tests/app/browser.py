@@ -129,13 +129,23 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Save the README screenshots of a running app.")
     parser.add_argument("url", help="the running app, e.g. http://127.0.0.1:7861/")
     parser.add_argument("--out", type=Path, default=docs / "screenshot.png", help="the desktop picture")
-    parser.add_argument("--phone-out", type=Path, default=docs / "screenshot-phone.png",
-                        help="the picture 390 px wide, from the result down")
+    parser.add_argument(
+        "--phone-out",
+        type=Path,
+        default=docs / "screenshot-phone.png",
+        help="the picture 390 px wide, from the result down",
+    )
     parser.add_argument("--example", type=int, default=3, help="the example to click, from 0 (default %(default)s)")
     arguments = parser.parse_args()
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     readme_screenshot(arguments.url, arguments.out, example=arguments.example)
-    readme_screenshot(arguments.url, arguments.phone_out, example=arguments.example, panel_rows=1,
-                      viewport=PHONE_VIEWPORT, start="#result-summary")
+    readme_screenshot(
+        arguments.url,
+        arguments.phone_out,
+        example=arguments.example,
+        panel_rows=1,
+        viewport=PHONE_VIEWPORT,
+        start="#result-summary",
+    )
     for path in (arguments.out, arguments.phone_out):
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")

@@ -64,13 +64,24 @@ def tagged_model(tmp_path_factory):
 
     committed = read_metadata()
     keras.utils.set_random_seed(13)
-    network = build_genre_cnn(input_shape=committed.features.input_shape, n_genres=len(committed.genres),
-                              n_tags=len(TAGS), width=8)
+    network = build_genre_cnn(
+        input_shape=committed.features.input_shape, n_genres=len(committed.genres), n_tags=len(TAGS), width=8
+    )
     metadata = dataclasses.replace(
-        committed, tags=TAGS, clip_model=None, metrics={},
-        training={"data": "gtzan", "teacher": TEACHER, "teacher_head": "logistic regression, C=0.01",
-                  "train_clips": 268, "train_segments": 4000, "transfer_tracks": 120, "transfer_segments": 9000,
-                  "recipe": "training.distill"},
+        committed,
+        tags=TAGS,
+        clip_model=None,
+        metrics={},
+        training={
+            "data": "gtzan",
+            "teacher": TEACHER,
+            "teacher_head": "logistic regression, C=0.01",
+            "train_clips": 268,
+            "train_segments": 4000,
+            "transfer_tracks": 120,
+            "transfer_segments": 9000,
+            "recipe": "training.distill",
+        },
     )
     path = tmp_path_factory.mktemp("tagged-model") / "tagged.keras"
     save_artifact(network, metadata, path=path)

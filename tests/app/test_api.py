@@ -26,8 +26,18 @@ from model.features import SEGMENT_SECONDS
 from tests.conftest import IN_CI
 
 ELEM_IDS = {
-    "audio-input", "classify-button", "result-summary", "probability-chart", "genre-strip", "heatmaps",
-    "genre-select", "segment-range", "analysis-note", "heatmap-note", "about-model", "result-json",
+    "audio-input",
+    "classify-button",
+    "result-summary",
+    "probability-chart",
+    "genre-strip",
+    "heatmaps",
+    "genre-select",
+    "segment-range",
+    "analysis-note",
+    "heatmap-note",
+    "about-model",
+    "result-json",
 }
 
 
@@ -218,8 +228,9 @@ def test_about_reports_only_recorded_figures(classifier):
     valid = metadata.metrics["valid"]["clip_accuracy"]
     assert f"{100 * valid:.1f} %" in text and "validation split" in text
     assert "### What it learned from" in text and "### Limitations" in text
-    with_test = dataclasses.replace(metadata,
-                                    metrics={**metadata.metrics, "test": {"clip_accuracy": 0.5, "clips": 134}})
+    with_test = dataclasses.replace(
+        metadata, metrics={**metadata.metrics, "test": {"clip_accuracy": 0.5, "clips": 134}}
+    )
     assert headline(with_test).startswith("Per-clip accuracy **50.0 %** on the test split (134 clips)")
     bare = dataclasses.replace(metadata, metrics={}, training={})
     assert headline(bare) == "No accuracy has been recorded for this model."
@@ -287,9 +298,17 @@ def test_every_output_has_a_name_a_person_understands(client):
     assert set(api) == {"/classify", "/explain"}
     names = {endpoint: [item["label"] for item in api[endpoint]["returns"]] for endpoint in api}
     assert names == {
-        "/classify": ["Top genre", "Probability of each genre", "What was analysed", "Genre over time",
-                      "Explain which genre?", "Segments shown", "Grad-CAM panels", "About these panels",
-                      "Result (JSON)"],
+        "/classify": [
+            "Top genre",
+            "Probability of each genre",
+            "What was analysed",
+            "Genre over time",
+            "Explain which genre?",
+            "Segments shown",
+            "Grad-CAM panels",
+            "About these panels",
+            "Result (JSON)",
+        ],
         "/explain": ["Grad-CAM panels", "About these panels"],
     }
     assert not re.search(r"Returns\s*-{3,}", client.view_api(print_info=False, return_format="str"))

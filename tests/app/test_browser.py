@@ -355,9 +355,10 @@ def test_upload_and_classify(page, endpoints, metadata, upload_clip):
 def test_record_through_fake_microphone(playwright, running_app, endpoints, metadata, microphone_wav, request):
     # A browser of its own: the fake microphone is a launch flag.
     mic_browser = launch_chromium(playwright, *fake_microphone_args(microphone_wav))
-    with contextlib.closing(mic_browser), app_page(
-        mic_browser, running_app, request.node.name, permissions=["microphone"]
-    ) as page:
+    with (
+        contextlib.closing(mic_browser),
+        app_page(mic_browser, running_app, request.node.name, permissions=["microphone"]) as page,
+    ):
         audio = page.locator("#audio-input")
         audio.get_by_role("button", name="Record audio").click()
         audio.locator("button:visible", has_text="Record").click()
@@ -461,7 +462,9 @@ def test_evidence_for_an_unlikely_genre_looks_weaker(page, endpoints, metadata):
     click_example(page, endpoints, load_examples()[0])
     page.locator("#heatmaps img.gc-cells").first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
     strong = panel_colour(page)
-    axis = page.locator("#probability-chart [aria-roledescription=axis][aria-label^=X-axis]").get_attribute("aria-label")
+    axis = page.locator("#probability-chart [aria-roledescription=axis][aria-label^=X-axis]").get_attribute(
+        "aria-label"
+    )
     unlikely = axis.rstrip(".").split()[-1]  # "... ending with reggae": the bars are sorted, the last is least probable
     assert unlikely in metadata.genres, axis
     before = joined_count(page)
@@ -470,22 +473,28 @@ def test_evidence_for_an_unlikely_genre_looks_weaker(page, endpoints, metadata):
     assert wait_for_event(page, endpoints["explain_shown"], after=before)["success"]
     page.locator("#heatmaps .gc-strength").first.wait_for(state="visible")
     weak = panel_colour(page)
-    strengths = [float(value) for value in page.locator("#heatmaps .gc-strength").evaluate_all(
-        "bars => bars.map((bar) => bar.dataset.strength)")]
+    strengths = [
+        float(value)
+        for value in page.locator("#heatmaps .gc-strength").evaluate_all(
+            "bars => bars.map((bar) => bar.dataset.strength)"
+        )
+    ]
     assert max(strengths) < 0.5, strengths
     assert weak < 0.5 * strong, f"colour {weak:.1f} for {unlikely} against {strong:.1f} for the top genres"
 
 
 def test_on_a_phone_the_strip_labels_stay_readable(browser, running_app, endpoints, request):
-    with app_page(browser, running_app, request.node.name, viewport=PHONE, device_scale_factor=2,
-                  is_mobile=True, has_touch=True) as page:
+    with app_page(
+        browser, running_app, request.node.name, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    ) as page:
         click_example(page, endpoints, load_examples()[0])
         names = page.locator("#genre-strip .gs-names span")
         names.first.wait_for(state="visible", timeout=ANALYSIS_TIMEOUT_MS)
         heights = names.evaluate_all("spans => spans.map((span) => span.getBoundingClientRect().height)")
         assert min(heights) >= MIN_LABEL_PX, heights
         ticks = page.locator("#genre-strip .gs-xticks span").evaluate_all(
-            "spans => spans.map((span) => span.getBoundingClientRect().height)")
+            "spans => spans.map((span) => span.getBoundingClientRect().height)"
+        )
         assert ticks and min(ticks) >= MIN_LABEL_PX, ticks
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways ({width} px)"

@@ -80,7 +80,7 @@ def parse_page(html: str) -> list[dict]:
 def decode_png(uri: str) -> np.ndarray:
     prefix = "data:image/png;base64,"
     assert uri.startswith(prefix)
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):]))))
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri[len(prefix) :]))))
 
 
 # --- probability table -------------------------------------------------------------------
@@ -262,11 +262,20 @@ def test_heatmap_strength_dims_the_heat_and_is_shown():
     rng = np.random.default_rng(6)
     features, heatmaps = random_page(rng, 2)
     heatmaps[1] = heatmaps[0]
-    html = plots.heatmap_html(features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME,
-                              titles=["a", "b"], strengths=np.array([1.0, 0.02]), first_index=20, recording="k1")
+    html = plots.heatmap_html(
+        features,
+        heatmaps,
+        starts=np.zeros(2),
+        seconds_per_frame=SECONDS_PER_FRAME,
+        titles=["a", "b"],
+        strengths=np.array([1.0, 0.02]),
+        first_index=20,
+        recording="k1",
+    )
     strong, weak = (decode_png(figure["images"][0]["src"]) for figure in parse_page(html))
-    grey = plots.heatmap_cells(features[1], np.zeros_like(heatmaps[1]),
-                               display_range=plots.mfcc_display_range(features))
+    grey = plots.heatmap_cells(
+        features[1], np.zeros_like(heatmaps[1]), display_range=plots.mfcc_display_range(features)
+    )
     assert np.abs(weak.astype(int) - grey).mean() < 0.1 * np.abs(strong.astype(int) - grey).mean()
     assert re.findall(r'data-strength="([\d.]+)"', html) == ["1.0000", "0.0200"]
     assert re.findall(r'<figure class="gc-panel" data-segment="(\d+)"', html) == ["20", "21"]
@@ -297,8 +306,9 @@ def test_heatmap_html_rejects_mismatched_inputs():
     rng = np.random.default_rng(4)
     features, heatmaps = random_page(rng, 2)
     with pytest.raises(ValueError):
-        plots.heatmap_html(features, heatmaps[:1], starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME,
-                           titles=["a", "b"])
+        plots.heatmap_html(
+            features, heatmaps[:1], starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a", "b"]
+        )
     with pytest.raises(ValueError):
         plots.heatmap_html(features, heatmaps, starts=np.zeros(2), seconds_per_frame=SECONDS_PER_FRAME, titles=["a"])
 

@@ -44,10 +44,22 @@ SERVER_PATHS = sorted({str(REPO), str(Path(sys.prefix)), str(Path(gradio.__file_
 def traversals() -> list[str]:
     """Request targets for files that must not be served."""
     repo = str(REPO)
-    absolute = ["/etc/passwd", f"{repo}/model/genre_cnn.json", f"{repo}/app/handlers.py", f"{repo}/.git/config",
-                f"{sys.prefix}/pyvenv.cfg", "/proc/self/environ", "/proc/self/cwd/model/genre_cnn.json"]
-    relative = ["model/genre_cnn.json", "examples/../model/genre_cnn.json", "../../../../../../etc/passwd",
-                f"{UPLOAD_DIR}/../../../../etc/passwd", f"{UPLOAD_DIR}/../../../..{repo}/app/handlers.py"]
+    absolute = [
+        "/etc/passwd",
+        f"{repo}/model/genre_cnn.json",
+        f"{repo}/app/handlers.py",
+        f"{repo}/.git/config",
+        f"{sys.prefix}/pyvenv.cfg",
+        "/proc/self/environ",
+        "/proc/self/cwd/model/genre_cnn.json",
+    ]
+    relative = [
+        "model/genre_cnn.json",
+        "examples/../model/genre_cnn.json",
+        "../../../../../../etc/passwd",
+        f"{UPLOAD_DIR}/../../../../etc/passwd",
+        f"{UPLOAD_DIR}/../../../..{repo}/app/handlers.py",
+    ]
     targets = []
     for path in absolute + relative:
         once = urllib.parse.quote(path, safe="")  # / and . as %2F, %2E stays '.': encode dots by hand too
@@ -57,10 +69,12 @@ def traversals() -> list[str]:
             targets.append(f"/gradio_api/file={form}")
         targets.append(f"/gradio_api/file/{path.lstrip('/')}")
     for prefix in ("/static/", "/assets/", "/gradio_api/file/", "/svelte/"):
-        targets += [f"{prefix}../../../../../../../etc/passwd",
-                    f"{prefix}%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-                    f"{prefix}..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
-                    f"{prefix}%252e%252e%252f%252e%252e%252fetc%252fpasswd"]
+        targets += [
+            f"{prefix}../../../../../../../etc/passwd",
+            f"{prefix}%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+            f"{prefix}..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+            f"{prefix}%252e%252e%252f%252e%252e%252fetc%252fpasswd",
+        ]
     targets += [
         "/file=/etc/passwd",
         "/gradio_api/file=file:///etc/passwd",
@@ -142,14 +156,22 @@ def call(url: str, api_name: str, data: list) -> tuple[int, str]:
     return reply.status_code, reply.text
 
 
-NOT_UPLOADED = ["/etc/passwd", str(MODEL_JSON), "model/genre_cnn.json", "../../../../etc/passwd",
-                str(REPO / "examples" / "lincity_city_blues.ogg"), f"{UPLOAD_DIR}/../../../../etc/passwd"]
+NOT_UPLOADED = [
+    "/etc/passwd",
+    str(MODEL_JSON),
+    "model/genre_cnn.json",
+    "../../../../etc/passwd",
+    str(REPO / "examples" / "lincity_city_blues.ogg"),
+    f"{UPLOAD_DIR}/../../../../etc/passwd",
+]
 
 
 @pytest.mark.parametrize("path", NOT_UPLOADED)
 def test_the_api_refuses_files_that_were_not_uploaded(running_app, path):
-    for api_name, data in (("classify", [{"path": path, "meta": {"_type": "gradio.FileData"}}]),
-                           ("explain", [{"path": path, "meta": {"_type": "gradio.FileData"}}, "jazz", 0])):
+    for api_name, data in (
+        ("classify", [{"path": path, "meta": {"_type": "gradio.FileData"}}]),
+        ("explain", [{"path": path, "meta": {"_type": "gradio.FileData"}}, "jazz", 0]),
+    ):
         status, text = call(running_app, api_name, data)
         assert status in REFUSED or "event: error" in text, text[:300]
         assert "event: complete" not in text
@@ -157,9 +179,21 @@ def test_the_api_refuses_files_that_were_not_uploaded(running_app, path):
         assert server_paths_in(text, sent=path) == [], text[:300]
 
 
-@pytest.mark.parametrize("target", ["/config", "/gradio_api/info", "/gradio_api/info?all_endpoints=true",
-                                    "/gradio_api/openapi.json", "/", "/gradio_api/startup-events", "/manifest.json",
-                                    "/gradio_api/no-such-route", "/favicon.ico", "/robots.txt"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/config",
+        "/gradio_api/info",
+        "/gradio_api/info?all_endpoints=true",
+        "/gradio_api/openapi.json",
+        "/",
+        "/gradio_api/startup-events",
+        "/manifest.json",
+        "/gradio_api/no-such-route",
+        "/favicon.ico",
+        "/robots.txt",
+    ],
+)
 def test_page_and_api_descriptions_name_no_server_path(running_app, target):
     status, body = raw_get(running_app, target)
     assert status < 500
@@ -170,8 +204,9 @@ def test_error_replies_name_no_server_path(running_app, tmp_path_factory):
     """The bad inputs' error events, malformed requests and the oversize refusal."""
     folder = badinputs.session_folder(tmp_path_factory)
     replies = []
-    for case in badinputs.write_cases(folder, names=("empty", "text_as_wav", "random_mp3", "nan_inf", "silence",
-                                                      "click", "header_only_stereo")):
+    for case in badinputs.write_cases(
+        folder, names=("empty", "text_as_wav", "random_mp3", "nan_inf", "silence", "click", "header_only_stereo")
+    ):
         served = upload(running_app, case.path, case.path.name)
         status, text = call(running_app, "classify", [{"path": served, "meta": {"_type": "gradio.FileData"}}])
         assert "event: error" in text, text[:300]

@@ -23,7 +23,8 @@ def test_without_a_tag_head_nothing_about_tags_is_shown(classifier, full_clip):
     assert not result.tags and "tags" not in result.to_dict()
     assert "Sounds like" not in summary(result)
     assert explain_choices(classifier.genres, classifier.tags) == [(OWN_GENRE, OWN_GENRE)] + [
-        (genre, genre) for genre in classifier.genres]
+        (genre, genre) for genre in classifier.genres
+    ]
     assert explain_label(classifier.tags) == "Explain which genre?"
     about = about_markdown(classifier.metadata)
     assert "tags" not in about and "teacher" not in about.lower()
@@ -79,8 +80,10 @@ def test_explain_a_tag_where_did_it_hear_guitar(tagged_client, tagged_outputs, f
     segments = tagged_outputs.result["segments"]
     assert figure_count(html) == len(segments) and "the tag **guitar**" in note
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
-    assert all(caption.endswith(f" · showing tag: guitar {segment['tags']['guitar']:.0%}")
-               for caption, segment in zip(captions, segments, strict=True)), captions[:2]
+    assert all(
+        caption.endswith(f" · showing tag: guitar {segment['tags']['guitar']:.0%}")
+        for caption, segment in zip(captions, segments, strict=True)
+    ), captions[:2]
     strengths = [float(value) for value in re.findall(r'data-strength="([\d.]+)"', html)]
     assert strengths == pytest.approx([segment["tags"]["guitar"] for segment in segments], abs=1e-3)
     with pytest.raises(AppError, match="tag: banjo is not in the list of choices"):

@@ -74,8 +74,13 @@ def library(tmp_path_factory, gtzan_dir, gtzan_manifest) -> tuple[Path, list[Pat
 def reference(library) -> dict[str, dict]:
     """What ``python -m model classify --json`` says of each file: {path: {"genre": ...} or {"reason": ...}}."""
     _, files = library
-    finished = subprocess.run([sys.executable, "-m", "model", "classify", "--json", *map(str, files)],
-                              cwd=REPO, capture_output=True, text=True, timeout=600)
+    finished = subprocess.run(
+        [sys.executable, "-m", "model", "classify", "--json", *map(str, files)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     results = {}
     for line in finished.stdout.splitlines():
         record = json.loads(line)
@@ -90,15 +95,22 @@ def reference(library) -> dict[str, dict]:
 
 def run_library(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """``python -m library tag ...`` to the end."""
-    return subprocess.run([sys.executable, "-m", "library", "tag", *arguments], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "library", "tag", *arguments], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @contextlib.contextmanager
 def started_library(*arguments: str) -> Iterator[subprocess.Popen]:
     """``python -m library tag ...`` in the background (its own session); killed if still running at the end."""
-    job = subprocess.Popen([sys.executable, "-m", "library", "tag", *arguments], cwd=REPO, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "library", "tag", *arguments],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         yield job
     finally:

@@ -70,10 +70,12 @@ def test_every_file_once_with_the_cli_s_genre_then_a_second_run_does_no_work(tmp
     assert out.stat().st_mtime_ns == written
 
 
-@pytest.mark.parametrize("signal_number, suffix", [(signal.SIGINT, ".csv"), (signal.SIGKILL, ".jsonl")],
-                         ids=["SIGINT", "SIGKILL"])
-def test_a_run_killed_midway_then_restarted_ends_with_every_file_once(tmp_path, library, reference, signal_number,
-                                                                       suffix):
+@pytest.mark.parametrize(
+    "signal_number, suffix", [(signal.SIGINT, ".csv"), (signal.SIGKILL, ".jsonl")], ids=["SIGINT", "SIGKILL"]
+)
+def test_a_run_killed_midway_then_restarted_ends_with_every_file_once(
+    tmp_path, library, reference, signal_number, suffix
+):
     root, files = library
     out = tmp_path / f"tags{suffix}"
     parts = out.with_name(out.name + ".parts")

@@ -78,8 +78,10 @@ def test_a_failure_row_has_every_column_of_a_result_row_but_top_tags(classifier,
 
 
 def _rows(paths: list[str], *, model: str = "m", genre: str = "rock") -> pa.Table:
-    rows = [file_row({"path": path, "size": 10, "mtime_ns": 20}, AudioInputError("-"), genres=("rock",), model_id=model)
-            for path in paths]
+    rows = [
+        file_row({"path": path, "size": 10, "mtime_ns": 20}, AudioInputError("-"), genres=("rock",), model_id=model)
+        for path in paths
+    ]
     for row in rows:
         row.update(status="ok", genre=genre, p_rock=1.0, seconds=3.0)
     return rows_table(rows)
@@ -88,7 +90,7 @@ def _rows(paths: list[str], *, model: str = "m", genre: str = "rock") -> pa.Tabl
 @pytest.mark.parametrize("suffix", sorted(FORMATS))
 def test_store_keeps_parts_then_merges_one_row_per_current_file(tmp_path, suffix):
     store = ResultStore(tmp_path / f"tags{suffix}")
-    paths = [f"/music/ä {index}, \"x\".ogg" for index in range(5)]
+    paths = [f'/music/ä {index}, "x".ogg' for index in range(5)]
     store.write_part(_rows(paths[:2]))
     store.write_part(_rows(paths[1:3]))  # a repeated row (a retried chunk) is written once
     assert len(store.parts()) == 2 and not store.out.exists()
@@ -123,7 +125,8 @@ def test_parts_left_by_a_killed_run_are_whole(tmp_path):
 def test_progress_shows_files_rate_and_time_left():
     assert progress_text(done=0, total=200, elapsed=5, rate=None) == "tagged 0/200 files (0%) | 0:05"
     assert progress_text(done=120, total=200, elapsed=61, rate=4.0) == (
-        "tagged 120/200 files (60%) | 1:01 | 4.0 files/s | 0:20 left")
+        "tagged 120/200 files (60%) | 1:01 | 4.0 files/s | 0:20 left"
+    )
     now = [0.0]
 
     class Log(list):
@@ -145,11 +148,19 @@ def test_progress_shows_files_rate_and_time_left():
 
 
 def test_summary_and_report_show_genres_and_failed_files():
-    summary = Summary(out="tags.parquet", ok=3, failed=(("/m/<b>.mp3", "This file could not be read as audio."),),
-                      genres=Counter({"rock": 2, "jazz": 1}), tagged=4, seconds=2.0)
+    summary = Summary(
+        out="tags.parquet",
+        ok=3,
+        failed=(("/m/<b>.mp3", "This file could not be read as audio."),),
+        genres=Counter({"rock": 2, "jazz": 1}),
+        tagged=4,
+        seconds=2.0,
+    )
     assert summary.text().splitlines() == [
         "tags.parquet: 4 files, 3 ok, 1 failed; 4 tagged now, 0 already there; 0:02 (2.0 files/s)",
-        "genres: rock 2, jazz 1", "failed: 1 (the status column says why)"]
+        "genres: rock 2, jazz 1",
+        "failed: 1 (the status column says why)",
+    ]
     page = report_html(summary)
     assert "<svg" in page and ">rock</text>" in page and "2 (67%)" in page
     assert "/m/&lt;b&gt;.mp3" in page and "could not be read as audio" in page
@@ -160,8 +171,13 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path, library):
     if subprocess.run([str(base), "-c", "import ray"], capture_output=True).returncode == 0:
         pytest.skip(f"{base} has Ray: no Python without it here")
     root, _ = library
-    finished = subprocess.run([str(base), "-m", "library", "tag", str(root), "--out", str(tmp_path / "t.parquet")],
-                              cwd=REPO, capture_output=True, text=True, timeout=60)
+    finished = subprocess.run(
+        [str(base), "-m", "library", "tag", str(root), "--out", str(tmp_path / "t.parquet")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert finished.returncode == 2 and "pip install -r requirements-library.txt" in finished.stderr
     assert "Traceback" not in finished.stderr
 
@@ -188,7 +204,12 @@ def test_usage_errors_are_one_clear_line(tmp_path, case):
         "no audio": (tmp_path / "empty", "tags.parquet", "no audio files under"),
         "not a folder": (tmp_path / "nowhere", "tags.parquet", "not a folder"),
     }[case]
-    finished = subprocess.run([sys.executable, "-m", "library", "tag", str(folder), "--out", str(tmp_path / out)],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    finished = subprocess.run(
+        [sys.executable, "-m", "library", "tag", str(folder), "--out", str(tmp_path / out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.returncode == 2 and words in finished.stderr and "Traceback" not in finished.stderr
     assert not (tmp_path / out).exists()

@@ -21,8 +21,14 @@ def music_like(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "fmt,subtype,suffix",
-    [("WAV", "PCM_16", "wav"), ("WAV", "PCM_24", "wav"), ("WAV", "FLOAT", "wav"), ("FLAC", "PCM_16", "flac"),
-     ("OGG", "VORBIS", "ogg"), ("MP3", "MPEG_LAYER_III", "mp3")],
+    [
+        ("WAV", "PCM_16", "wav"),
+        ("WAV", "PCM_24", "wav"),
+        ("WAV", "FLOAT", "wav"),
+        ("FLAC", "PCM_16", "flac"),
+        ("OGG", "VORBIS", "ogg"),
+        ("MP3", "MPEG_LAYER_III", "mp3"),
+    ],
 )
 @pytest.mark.parametrize("rate,channels", [(44100, 2), (8000, 1), (48000, 1)])
 def test_formats_rates_and_channels_decode_to_22050_mono(tmp_path, fmt, subtype, suffix, rate, channels):

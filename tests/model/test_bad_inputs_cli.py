@@ -58,7 +58,10 @@ def run_cli(*files: Path, timeout: float = CALL_TIMEOUT) -> CliRun:
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "model", "classify", "--json", *map(str, files)],
-            cwd=REPO, stdout=out, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         killer = threading.Timer(timeout, process.kill)
         killer.start()
@@ -113,8 +116,6 @@ def batch(cases, goods) -> CliRun:
     """One invocation: case, good file, case, good file, ..."""
     files = [path for name, case in cases.items() for path in (case.path, goods[name])]
     return run_cli(*files)
-
-
 
 
 def test_the_batch_finishes_in_time_and_exits_1(batch):

@@ -9,7 +9,12 @@ import soundfile as sf
 from model.classifier import aggregate
 from model.errors import AudioInputError
 from model.features import (
-    FRAMES_PER_SEGMENT, MIN_SECONDS, N_MFCC, SECONDS_PER_FRAME, SEGMENT_HOP_SECONDS, SEGMENT_SECONDS,
+    FRAMES_PER_SEGMENT,
+    MIN_SECONDS,
+    N_MFCC,
+    SECONDS_PER_FRAME,
+    SEGMENT_HOP_SECONDS,
+    SEGMENT_SECONDS,
 )
 
 

@@ -17,7 +17,10 @@ GENRES = set(read_metadata().genres)  # the committed model's
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "model", "classify", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -48,8 +51,9 @@ def test_text_file_fails_with_one_line_and_others_still_run(tmp_path, snippet_cl
     completed = run_cli("--json", str(text), str(snippet_clip))
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
-    assert completed.stderr.strip().splitlines() == [f"{text}: This file could not be read as audio. "
-                                                     "Please use WAV, FLAC, OGG/Opus, MP3 or AIFF."]
+    assert completed.stderr.strip().splitlines() == [
+        f"{text}: This file could not be read as audio. Please use WAV, FLAC, OGG/Opus, MP3 or AIFF."
+    ]
     assert json.loads(completed.stdout)["file"] == str(snippet_clip)
 
 

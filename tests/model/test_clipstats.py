@@ -13,8 +13,10 @@ from model.features import clip_statistics, mfcc_segments, statistics_columns
 
 
 def test_statistics_reproduce_the_csv_for_full_clips(gtzan_dir, gtzan_manifest):
-    table = {row["filename"].rsplit(".", 1)[0]: row
-             for row in csv.DictReader(open(gtzan_dir / "features_30_sec.csv", newline=""))}
+    table = {
+        row["filename"].rsplit(".", 1)[0]: row
+        for row in csv.DictReader(open(gtzan_dir / "features_30_sec.csv", newline=""))
+    }
     rows = [r for r in gtzan_manifest if r["kind"] == "full"][:5]
     columns = statistics_columns()
     for row in rows:
@@ -36,8 +38,14 @@ def test_statistics_ignore_gain():
 
 def test_fusion_is_a_convex_mixture():
     rng = np.random.default_rng(5)
-    model = ClipStatsModel(mean=np.zeros(38), scale=np.ones(38), coefficients=rng.standard_normal((10, 38)),
-                           intercept=np.zeros(10), weight=0.3, trained_on="random")
+    model = ClipStatsModel(
+        mean=np.zeros(38),
+        scale=np.ones(38),
+        coefficients=rng.standard_normal((10, 38)),
+        intercept=np.zeros(10),
+        weight=0.3,
+        trained_on="random",
+    )
     statistics = rng.standard_normal(38)
     cnn = rng.dirichlet(np.ones(10)).astype(np.float32)
     fused = model.fuse(cnn, statistics)
@@ -53,5 +61,6 @@ def test_committed_model_reports_both_parts(classifier, full_clip):
     w = result.fusion_weight
     assert w == classifier.clip_model.weight and 0.0 <= w < 1.0  # chosen on valid; 0 means the CNN alone
     assert result.clip_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(result.probabilities,
-                               (1 - w) * result.cnn_probabilities + w * result.clip_probabilities, atol=1e-5)
+    np.testing.assert_allclose(
+        result.probabilities, (1 - w) * result.cnn_probabilities + w * result.clip_probabilities, atol=1e-5
+    )

@@ -45,8 +45,14 @@ def classifier():
     for layer in network.layers:  # batch norm as after training, so that folding it is tested for real
         if isinstance(layer, keras.layers.BatchNormalization):
             filters = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, filters), rng.normal(0, 0.3, filters),
-                               rng.normal(0, 0.5, filters), rng.uniform(0.3, 2.0, filters)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, filters),
+                    rng.normal(0, 0.3, filters),
+                    rng.normal(0, 0.5, filters),
+                    rng.uniform(0.3, 2.0, filters),
+                ]
+            )
     metadata = ModelMetadata(
         genres=GENRES,
         features=DEFAULT_CONFIG,
@@ -182,15 +188,23 @@ def test_mfcc_of_a_gtzan_clip_equals_librosa(full_clip):
     from model.features import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, mfcc, normalise_loudness
 
     y = normalise_loudness(load_audio(full_clip).samples)
-    reference = librosa.feature.mfcc(y=y, sr=SAMPLE_RATE, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH,
-                                     n_mels=N_MELS).T
+    reference = librosa.feature.mfcc(
+        y=y, sr=SAMPLE_RATE, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS
+    ).T
     np.testing.assert_allclose(mfcc(y), reference, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize(
     "shape, grid",
-    [((10, 32, 5), (130, 20)), ((3, 16, 5), (130, 20)), ((1, 32, 5), (130, 20)), ((4, 7, 3), (259, 13)),
-     ((2, 1, 5), (130, 20)), ((2, 32, 1), (130, 20)), ((2, 32, 5), (32, 5))],
+    [
+        ((10, 32, 5), (130, 20)),
+        ((3, 16, 5), (130, 20)),
+        ((1, 32, 5), (130, 20)),
+        ((4, 7, 3), (259, 13)),
+        ((2, 1, 5), (130, 20)),
+        ((2, 32, 1), (130, 20)),
+        ((2, 32, 5), (32, 5)),
+    ],
 )
 def test_expand_equals_scipy_zoom(shape, grid):
     """The Grad-CAM expansion gives what tf-keras-vis's own (scipy zoom, order 1) gives."""

@@ -20,8 +20,12 @@ def test_frames_per_segment_is_what_librosa_returns():
     segment = tone(features.SEGMENT_SECONDS)
     assert segment.shape[0] == features.SEGMENT_SAMPLES
     reference = librosa.feature.mfcc(
-        y=segment, sr=features.SAMPLE_RATE, n_mfcc=features.N_MFCC,
-        n_fft=features.N_FFT, hop_length=features.HOP_LENGTH, n_mels=features.N_MELS,
+        y=segment,
+        sr=features.SAMPLE_RATE,
+        n_mfcc=features.N_MFCC,
+        n_fft=features.N_FFT,
+        hop_length=features.HOP_LENGTH,
+        n_mels=features.N_MELS,
     )
     assert reference.shape == (features.N_MFCC, features.FRAMES_PER_SEGMENT)
     assert FeatureConfig().input_shape == (features.FRAMES_PER_SEGMENT, features.N_MFCC, 1)
@@ -38,8 +42,12 @@ def test_mfcc_equals_librosa(seconds):
     y = tone(seconds, seed=int(seconds * 10))
     ours = mfcc(y)
     reference = librosa.feature.mfcc(
-        y=y, sr=features.SAMPLE_RATE, n_mfcc=features.N_MFCC,
-        n_fft=features.N_FFT, hop_length=features.HOP_LENGTH, n_mels=features.N_MELS,
+        y=y,
+        sr=features.SAMPLE_RATE,
+        n_mfcc=features.N_MFCC,
+        n_fft=features.N_FFT,
+        hop_length=features.HOP_LENGTH,
+        n_mels=features.N_MELS,
     ).T
     assert ours.shape == reference.shape == (1 + y.size // features.HOP_LENGTH, features.N_MFCC)
     np.testing.assert_allclose(ours, reference, rtol=1e-3, atol=1e-2)

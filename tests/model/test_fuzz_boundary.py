@@ -24,9 +24,17 @@ from hypothesis.control import currently_in_test_context
 from hypothesis.extra import numpy as hnp
 
 from model.audio import DecodedAudio, load_audio
-from model.features import STATISTICS_COEFFICIENTS
 from model.errors import AudioInputError
-from model.features import FRAMES_PER_SEGMENT, MAX_SECONDS, MIN_SECONDS, N_MFCC, SAMPLE_RATE, Segments, mfcc_segments
+from model.features import (
+    FRAMES_PER_SEGMENT,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    N_MFCC,
+    SAMPLE_RATE,
+    STATISTICS_COEFFICIENTS,
+    Segments,
+    mfcc_segments,
+)
 from tests import badinputs
 
 FUZZ = settings(
@@ -93,8 +101,15 @@ def decodes_or_refuses(source) -> None:
 def seed_files() -> tuple[bytes, ...]:
     """1.5 s of real music in every format the boundary accepts, to be mutated."""
     files = []
-    for format_name, subtype in [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"),
-                                 ("OGG", "OPUS"), ("MP3", "MPEG_LAYER_III"), ("AIFF", "PCM_24")]:
+    for format_name, subtype in [
+        ("WAV", "PCM_16"),
+        ("WAV", "FLOAT"),
+        ("FLAC", "PCM_16"),
+        ("OGG", "VORBIS"),
+        ("OGG", "OPUS"),
+        ("MP3", "MPEG_LAYER_III"),
+        ("AIFF", "PCM_24"),
+    ]:
         buffer = io.BytesIO()
         rate = 48000 if subtype == "OPUS" else 16000  # Opus only takes 8, 12, 16, 24 or 48 kHz; 48 is its own
         soundfile.write(buffer, badinputs.music(1.5, rate=rate, channels=2), rate, format=format_name, subtype=subtype)
@@ -122,8 +137,18 @@ def mutated_files(draw) -> bytes:
     return bytes(data)
 
 
-MAGIC = [b"RIFF\xff\xff\xff\xffWAVEfmt ", b"RIFF\x24\x00\x00\x00WAVE", b"fLaC", b"OggS\x00\x02", b"ID3\x04\x00",
-         b"\xff\xfb\x90\x00", b"\xff\xf3", b"FORM\x00\x00\x00\x00AIFF", b".snd", b"\x89PNG\r\n\x1a\n"]
+MAGIC = [
+    b"RIFF\xff\xff\xff\xffWAVEfmt ",
+    b"RIFF\x24\x00\x00\x00WAVE",
+    b"fLaC",
+    b"OggS\x00\x02",
+    b"ID3\x04\x00",
+    b"\xff\xfb\x90\x00",
+    b"\xff\xf3",
+    b"FORM\x00\x00\x00\x00AIFF",
+    b".snd",
+    b"\x89PNG\r\n\x1a\n",
+]
 ANY_BYTES = st.one_of(
     st.binary(max_size=2048),
     st.builds(lambda magic, rest: magic + rest, st.sampled_from(MAGIC), st.binary(max_size=2048)),
@@ -159,13 +184,28 @@ def test_unmutated_seed_files_decode():
 USUAL_RATES = [8000, 11025, 16000, 22050, 44100, 48000, 96000, 192000]
 ABSURD_RATES = [0, -1, -44100, 1, 2, 7, 10**9, 2**63, 10**30, 22050.9, 0.5, "44100", "fast", None, 1j]
 RATES = st.integers(0, 9).flatmap(  # 70 % usual rates, 20 % absurd values, 10 % any float
-    lambda k: st.sampled_from(USUAL_RATES) if k < 7
-    else st.sampled_from(ABSURD_RATES) if k < 9
-    else st.floats(allow_nan=True, allow_infinity=True)
+    lambda k: (
+        st.sampled_from(USUAL_RATES)
+        if k < 7
+        else st.sampled_from(ABSURD_RATES)
+        if k < 9
+        else st.floats(allow_nan=True, allow_infinity=True)
+    )
 )
 SECONDS = [0.0, 0.01, 0.99, 1.0, 1.01, 1.5, 2.0, 3.0, 3.5]  # around MIN_SECONDS and one segment
-DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-          np.bool_, np.complex64]
+DTYPES = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.bool_,
+    np.complex64,
+]
 SCALES = [0.0, 1e-6, 1e-4, 0.01, 0.5, 1.0, 1.5, 1e3, 1e6, 1e30, 3e38, 1e300]
 LAYOUTS = ["mono"] * 3 + ["frames-channels"] * 3 + ["channels-frames", "zero-channels", "no-frames", "scalar", "cube"]
 

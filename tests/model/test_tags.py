@@ -31,16 +31,27 @@ def two_head_network(*, seed: int = 11, n_tags: int = len(TAGS)):
     for layer in network.layers:  # batch norm as after training, so that folding it is tested for real
         if isinstance(layer, keras.layers.BatchNormalization):
             filters = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, filters), rng.normal(0, 0.3, filters),
-                               rng.normal(0, 0.5, filters), rng.uniform(0.3, 2.0, filters)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, filters),
+                    rng.normal(0, 0.3, filters),
+                    rng.normal(0, 0.5, filters),
+                    rng.uniform(0.3, 2.0, filters),
+                ]
+            )
     return network
 
 
 def tag_metadata(*, tags=TAGS) -> ModelMetadata:
     rng = np.random.default_rng(0)
     shape = (DEFAULT_CONFIG.n_mfcc, DEFAULT_CONFIG.n_channels)
-    return ModelMetadata(genres=GENRES, features=DEFAULT_CONFIG, mean=rng.normal(0, 10, shape).astype(np.float32),
-                         std=rng.uniform(20, 60, shape).astype(np.float32), tags=tuple(tags))
+    return ModelMetadata(
+        genres=GENRES,
+        features=DEFAULT_CONFIG,
+        mean=rng.normal(0, 10, shape).astype(np.float32),
+        std=rng.uniform(20, 60, shape).astype(np.float32),
+        tags=tuple(tags),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +105,11 @@ def test_tag_head_without_tag_names_fails(artifact, tmp_path):
 
 def test_tag_names_without_tag_head_fail(tmp_path):
     path = tmp_path / "genres_only.keras"
-    save_artifact(build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES), width=8),
-                  tag_metadata(), path=path)
+    save_artifact(
+        build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES), width=8),
+        tag_metadata(),
+        path=path,
+    )
     with pytest.raises(ArtifactError, match="1 outputs, but the metadata names 5 tags"):
         load_artifact(path)
 
@@ -143,7 +157,11 @@ def test_cli_json_and_plain_output_show_tags(artifact):
     example = min(EXAMPLES_DIR.glob("*.ogg"))
     completed = subprocess.run(
         [sys.executable, "-m", "model", "classify", "--model", str(artifact), "--json", str(example)],
-        check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     record = json.loads(completed.stdout)

@@ -24,12 +24,28 @@ def smoke_run(tmp_path_factory, gtzan_dir):
     for name in ("hyperrogue_caribbean.ogg", "singularity_awakening.ogg"):
         shutil.copy(EXAMPLES_DIR / name, music / name)
     cache = root / "cache"
-    assert teacher_pass.main(["--data", str(gtzan_dir), "--music", str(root / "music"), "--cache", str(cache),
-                              "--smoke"]) == 0
+    assert (
+        teacher_pass.main(["--data", str(gtzan_dir), "--music", str(root / "music"), "--cache", str(cache), "--smoke"])
+        == 0
+    )
     assert teacher_head.main(["--data", str(gtzan_dir), "--cache", str(cache), "--out", str(root / "head.json")]) == 0
     out = root / "student.keras"
-    assert distill.main(["--data", str(gtzan_dir), "--cache", str(cache), "--head", str(root / "head.json"),
-                         "--out", str(out), "--smoke"]) == 0
+    assert (
+        distill.main(
+            [
+                "--data",
+                str(gtzan_dir),
+                "--cache",
+                str(cache),
+                "--head",
+                str(root / "head.json"),
+                "--out",
+                str(out),
+                "--smoke",
+            ]
+        )
+        == 0
+    )
     return cache, root / "head.json", out
 
 

@@ -71,8 +71,12 @@ def test_aggregations_agree_on_a_clear_case_and_differ_on_a_split_one():
 
 def test_mean_report_averages_accuracies_and_keeps_counts():
     def report(accuracy, f1):
-        return {"all": {"accuracy": accuracy, "clips": 10}, "long": {"accuracy": None, "clips": 0},
-                "snippet": {"accuracy": accuracy, "clips": 10}, "macro_f1": f1}
+        return {
+            "all": {"accuracy": accuracy, "clips": 10},
+            "long": {"accuracy": None, "clips": 0},
+            "snippet": {"accuracy": accuracy, "clips": 10},
+            "macro_f1": f1,
+        }
 
     mean = mean_report([report(0.4, 0.3), report(0.5, 0.5)])
     assert mean["all"] == {"accuracy": 0.45, "clips": 10}

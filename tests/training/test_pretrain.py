@@ -41,9 +41,23 @@ def test_pretrain_on_the_bundled_free_music_then_train_from_it(tmp_path, gtzan_d
     assert len(find_tracks([EXAMPLES_DIR])) >= 10
     out = tmp_path / "pretrained.keras"
     completed = subprocess.run(
-        [sys.executable, "-m", "training.pretrain", "--audio", str(EXAMPLES_DIR), "--out", str(out),
-         "--epochs", "1", "--steps-per-epoch", "2"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "training.pretrain",
+            "--audio",
+            str(EXAMPLES_DIR),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "10 tracks of 10 files" in completed.stdout and "contrastive loss" in completed.stdout
@@ -56,6 +70,7 @@ def test_pretrain_on_the_bundled_free_music_then_train_from_it(tmp_path, gtzan_d
     target = build_genre_cnn(input_shape=source.input_shape[1:], n_genres=10, width=PretrainSettings.width)
     copied = copy_matching_weights(source=source, target=target)
     assert copied == [f"block{index}_{kind}" for index in range(1, 5) for kind in ("conv", "bn")]
+
     def kernel(network, name):
         return network.get_layer(name).get_weights()[0]
 
@@ -63,9 +78,23 @@ def test_pretrain_on_the_bundled_free_music_then_train_from_it(tmp_path, gtzan_d
     assert not np.array_equal(kernel(target, "genre"), kernel(source, "genre"))
 
     trained = subprocess.run(
-        [sys.executable, "-m", "training.train", "--data", str(gtzan_dir), "--smoke", "--no-cache",
-         "--init", str(out), "--out", str(tmp_path / "fine_tuned.keras")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "training.train",
+            "--data",
+            str(gtzan_dir),
+            "--smoke",
+            "--no-cache",
+            "--init",
+            str(out),
+            "--out",
+            str(tmp_path / "fine_tuned.keras"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert f"started from {out}: 8 layers" in trained.stdout

@@ -36,8 +36,9 @@ def test_no_arguments_give_the_dataclass_defaults():
 
 
 def test_values_parse_to_the_field_types():
-    parsed = parse(Example, "--count", "7", "--rate", "2", "--name", "x", "--mode", "slow", "--words", "c, d,e",
-                   "--seeds", "4,5")
+    parsed = parse(
+        Example, "--count", "7", "--rate", "2", "--name", "x", "--mode", "slow", "--words", "c, d,e", "--seeds", "4,5"
+    )
     assert parsed == Example(count=7, rate=2.0, name="x", mode="slow", words=("c", "d", "e"), seeds=(4, 5))
     assert type(parsed.count) is int and type(parsed.rate) is float
     assert all(type(seed) is int for seed in parsed.seeds)
@@ -88,8 +89,10 @@ def test_an_unsupported_type_is_refused():
 def test_as_dict_is_json_ready_and_round_trips():
     values = json.loads(json.dumps(as_dict(Example())))
     assert values["words"] == ["a", "b"]
-    assert Example(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}) \
+    assert (
+        Example(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
         == Example()
+    )
 
 
 @pytest.mark.parametrize("settings_class", [train.Settings, pretrain.PretrainSettings, compare.SeedCNNSettings])
@@ -99,11 +102,26 @@ def test_every_training_cli_defaults_to_its_dataclass(settings_class):
 
 
 def test_train_options_and_settings_side_by_side():
-    args = train.parse_args(["--data", "gtzan", "--smoke", "--augment", "none", "--no-class-balance",
-                             "--mixup-alpha", "0", "--choose-on", "clean", "--n-mfcc", "13"])
+    args = train.parse_args(
+        [
+            "--data",
+            "gtzan",
+            "--smoke",
+            "--augment",
+            "none",
+            "--no-class-balance",
+            "--mixup-alpha",
+            "0",
+            "--choose-on",
+            "clean",
+            "--n-mfcc",
+            "13",
+        ]
+    )
     assert args.smoke and not args.no_cache
     assert from_arguments(train.Settings, args) == dataclasses.replace(
-        train.Settings(), augment=(), class_balance=False, mixup_alpha=0.0, choose_on="clean")
+        train.Settings(), augment=(), class_balance=False, mixup_alpha=0.0, choose_on="clean"
+    )
     assert train.config_from_args(args).n_mfcc == 13
     assert from_arguments(train.Settings, train.parse_args(["--data", "gtzan"])) == train.Settings()
 

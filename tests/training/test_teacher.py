@@ -36,7 +36,9 @@ def test_port_matches_the_original_graph(teacher):
     outputs = run_teacher(teacher, reference["inputs"])
     assert outputs.tags.shape == (6, len(TAGS)) and outputs.penultimate.shape == (6, 200)
     np.testing.assert_allclose(outputs.tags, reference["tags"], atol=1e-3)
-    np.testing.assert_allclose(outputs.penultimate, reference["penultimate"], atol=1e-3 * np.abs(reference["penultimate"]).max())
+    np.testing.assert_allclose(
+        outputs.penultimate, reference["penultimate"], atol=1e-3 * np.abs(reference["penultimate"]).max()
+    )
     top = [TAGS[int(index)] for index in reference["tags"].reshape(3, 2, -1).mean(axis=1).argmax(axis=1)]
     assert top == ["metal", "instrumental", "electronic"]  # death metal, orchestral score, dance tune
 
@@ -65,7 +67,7 @@ def test_a_short_recording_is_looped_to_one_patch():
     period = round(1.5 * 16000 / 256)  # frames in one repeat of the recording
     first, repeat = patch[5 : period - 5], patch[period + 5 : 2 * period - 5]
     assert np.corrcoef(first.ravel(), repeat.ravel())[0, 1] > 0.95  # the second 1.5 s repeat the first
-    assert np.corrcoef(first.ravel(), patch[10 : period].ravel()[: first.size])[0, 1] < 0.95
+    assert np.corrcoef(first.ravel(), patch[10:period].ravel()[: first.size])[0, 1] < 0.95
 
 
 def test_transfer_tracks_leave_out_duplicates_short_files_and_example_sources(tmp_path):

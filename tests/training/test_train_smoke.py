@@ -16,7 +16,10 @@ from tests.training.test_data import make_full_layout
 def train_smoke(data, out):
     completed = subprocess.run(
         [sys.executable, "-m", "training.train", "--data", str(data), "--smoke", "--no-cache", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
