@@ -180,10 +180,19 @@ def teacher_markdown(metadata: ModelMetadata) -> str:
 
 def about_markdown(metadata: ModelMetadata) -> str:
     """The whole "About the model" text (Markdown) for one artifact."""
+    parts = [model_paragraphs(metadata), teacher_markdown(metadata)]
+    parts.append("### How well it works\n\n" + headline(metadata))
+    parts.append(metrics_table(metadata))
+    parts.append(data_markdown(metadata))
+    parts.append(limitations_markdown(metadata))
+    return "\n\n".join(part for part in parts if part)
+
+
+def model_paragraphs(metadata: ModelMetadata) -> str:
+    """What the network is: input, outputs, fusion (and a warning for a smoke-test model)."""
     features = metadata.features
-    training = metadata.training or {}
     parts = []
-    if training.get("smoke"):
+    if (metadata.training or {}).get("smoke"):
         parts.append(
             "> ⚠️ **This is a smoke-test model**, trained for seconds on a handful of clips to check "
             "the pipeline. Its predictions mean nothing."
@@ -209,14 +218,12 @@ def about_markdown(metadata: ModelMetadata) -> str:
             f"The recording's probabilities also blend in a second, simpler model of the whole recording's "
             f"MFCC statistics (weight {weight:.2f}); Grad-CAM explains the CNN only."
         )
-    teacher = teacher_markdown(metadata)
-    if teacher:
-        parts.append(teacher)
-    parts.append("### How well it works\n\n" + headline(metadata))
-    table = metrics_table(metadata)
-    if table:
-        parts.append(table)
-    data_name = training.get("data")
+    return "\n\n".join(parts)
+
+
+def data_markdown(metadata: ModelMetadata) -> str:
+    """The training data, its clips per genre and split, and its gaps."""
+    data_name = (metadata.training or {}).get("data")
     table, gaps = data_table(metadata)
     data_text = "### What it learned from\n\n"
     data_text += f"Data: **{data_name}**." if data_name else "The metadata does not name the training data."
@@ -224,7 +231,12 @@ def about_markdown(metadata: ModelMetadata) -> str:
         data_text += " Clips per genre and split, as recorded with the model:\n\n" + table
     if gaps:
         data_text += "\n\n**Gaps:** " + " ".join(gaps) + " Figures say nothing about those genres there."
-    parts.append(data_text)
+    return data_text
+
+
+def limitations_markdown(metadata: ModelMetadata) -> str:
+    """What the model cannot do, as a list."""
+    features = metadata.features
     limitations = [
         f"It knows only these {len(metadata.genres)} genres: any recording is placed among them, even speech, "
         "birdsong or a genre it never heard.",
@@ -236,11 +248,10 @@ def about_markdown(metadata: ModelMetadata) -> str:
         "Grad-CAM shows where in the MFCC the network found evidence, at the coarse resolution of its last "
         "convolution layer. It is a hint about what the network used, not a musical explanation.",
     ]
-    if "gtzan" in str(data_name).lower():
+    if "gtzan" in str((metadata.training or {}).get("data")).lower():
         limitations.insert(
             2,
             "GTZAN is small (1000 clips of 30 s, collected around 2000) and has known faults "
             "(repeated and mislabelled clips).",
         )
-    parts.append("### Limitations\n\n" + "\n".join(f"- {item}" for item in limitations))
-    return "\n\n".join(parts)
+    return "### Limitations\n\n" + "\n".join(f"- {item}" for item in limitations)

@@ -418,9 +418,8 @@ def heatmap_html(
 ) -> str:
     """A page of Grad-CAM panels as HTML: one figure per segment with labelled axes.
 
-    Each figure holds the segment's `heatmap_cells` as a PNG data URI (scaled up by the browser,
-    see HEATMAP_CSS) with its title above, MFCC coefficient ticks on the left and time ticks in
-    seconds within the recording below; one colour legend and one grey scale serve the page.
+    Each figure: the segment's `heatmap_cells` as a PNG (scaled up by the browser, HEATMAP_CSS), its
+    title, coefficient ticks left, time ticks in seconds within the recording below; one legend per page.
 
     Parameters
     ----------
@@ -430,26 +429,20 @@ def heatmap_html(
     seconds_per_frame : seconds between MFCC frames.
     titles : one per segment, e.g. "3.0–6.0 s · rock 64%".
     minutes : label times in min:s (recordings of a minute or more).
-    strengths : (n_segments,) in [0, 1]: how strong each panel's evidence is next to the strongest
-        (the heat is multiplied by it, and a bar shows it); None draws every panel at full strength.
+    strengths : (n_segments,) in [0, 1], each panel's evidence strength (heat times it, and a bar); None: all 1.
     strength_meaning : what a strength is measured against, in the bar's tooltip
         ("evidence strength: 40% of the segment's top genre").
     first_index : the recording's index of the first segment (``figure[data-segment]``).
-    recording : an opaque key of the recording; with one, each figure has a "Play" button
-        (``button.gc-play``) and an empty ``audio.gc-audio`` that the page fills with the segment.
+    recording : the recording's opaque key; with one, a ``button.gc-play`` and an empty ``audio.gc-audio`` per figure.
 
     Returns
     -------
-    An HTML fragment: ``div.gc-page`` holding a ``p.gc-legend`` and one ``figure.gc-panel``
-    per segment.
+    An HTML fragment: ``div.gc-page`` holding a ``p.gc-legend`` and one ``figure.gc-panel`` per segment.
     """
     features, heatmaps, strengths = _checked_page(
         features, heatmaps, n_titles=len(titles), starts=starts, strengths=strengths
     )
     _, frames, n_mfcc = features.shape
-    coefficient_ticks = "".join(
-        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>' for index in range(0, n_mfcc, 5)
-    )
     span = frames * seconds_per_frame  # pixel k shows frame k, centred on start + k * seconds_per_frame
     cells = heatmap_cells(features, heatmaps, display_range=mfcc_display_range(features))  # (n, n_mfcc, frames, 3)
     figures = [
@@ -461,20 +454,31 @@ def heatmap_html(
             seconds_per_frame=seconds_per_frame,
             span=span,
             minutes=minutes,
-            coefficient_ticks=coefficient_ticks,
+            coefficient_ticks=_coefficient_ticks(n_mfcc),
             strength=None if strengths is None else float(strengths[number]),
             strength_meaning=strength_meaning,
             playable=recording is not None,
         )
         for number, (segment_cells, start, title) in enumerate(zip(cells, starts, titles))
     ]
-    legend = (
+    key = f' data-recording="{html.escape(recording)}"' if recording is not None else ""
+    return f'<div class="gc-page"{key}>{_legend_html()}<div class="gc-grid">{"".join(figures)}</div></div>'
+
+
+def _coefficient_ticks(n_mfcc: int) -> str:
+    """Tick labels every 5 coefficients, positioned from the bottom of a panel."""
+    return "".join(
+        f'<span style="bottom:{100.0 * (index + 0.5) / n_mfcc:.2f}%">{index}</span>' for index in range(0, n_mfcc, 5)
+    )
+
+
+def _legend_html() -> str:
+    """The page's one colour legend: Grad-CAM heat over the grey MFCC."""
+    return (
         '<p class="gc-legend"><span>Grad-CAM evidence: low</span>'
         f'<span class="gc-gradient" style="background:{_gradient_css(HEAT_COLORMAP)}"></span>'
         "<span>high</span><span>· grey underneath: the MFCC value (dark = low, light = high)</span></p>"
     )
-    key = f' data-recording="{html.escape(recording)}"' if recording is not None else ""
-    return f'<div class="gc-page"{key}>{legend}<div class="gc-grid">{"".join(figures)}</div></div>'
 
 
 # Styles for `heatmap_html`; the app scopes them to the heatmap component.

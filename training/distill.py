@@ -38,7 +38,7 @@ class DistillSettings:
     """The committed student's recipe; each field is a command-line option (``--field-name``)."""
 
     seed: int = setting(1234, "every random choice: weights, batches, masks, mixup")
-    epochs: int = setting(24, "upper bound; the epoch with the best valid per-clip accuracy is kept")
+    epochs: int = setting(16, "upper bound; the epoch with the best valid per-clip accuracy is kept")
     batch_size: int = setting(64, "segments per step")
     learning_rate: float = setting(2e-3, "Adam, with cosine decay to 5 % of it")
     width: int = setting(24, "filters in the first conv block (blocks: 1, 2, 4, 4 times it); 24 keeps requests fast")
