@@ -33,6 +33,7 @@ METRICS = {
     "snippet_accuracy": "per-clip accuracy on 2–3-s snippets",
     "svm_baseline_clip_accuracy": "per-clip accuracy of the SVM baseline (MFCC mean/std)",
     "seed_cnn_clip_accuracy": "per-clip accuracy of the seed project's CNN",
+    "teacher_head_clip_accuracy": "per-clip accuracy of the teacher (musicnn's tags and a genre head; training only)",
     "epoch_score": "epoch chosen by",
     "score": "valid score (clean and degraded)",
     "macro_f1": "macro-F1",

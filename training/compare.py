@@ -70,6 +70,9 @@ def format_row(name: str, reports: dict) -> str:
     return f"{name:<34}" + "  ".join(f"{cell:>7}" for cell in cells)
 
 
+TEACHER_ROW = "(t) teacher head (musicnn, 3-s patches)"
+
+
 def teacher_rows(data: Path) -> dict:
     """The committed teacher head's `clip_report` on valid and test; the teacher pass runs on their clean audio
     where its cache lacks them."""
@@ -98,6 +101,9 @@ def record_test(model_path: Path, *, fused: dict, cnn: dict, baselines: dict) ->
                 "cnn_clip_accuracy": cnn["all"]["accuracy"],
                 "svm_baseline_clip_accuracy": baselines["svm"],
                 "seed_cnn_clip_accuracy": baselines["seed"],
+                **(
+                    {"teacher_head_clip_accuracy": baselines["teacher"]} if baselines.get("teacher") is not None else {}
+                ),
                 "chosen_on": "valid",
             }
         },
@@ -219,7 +225,7 @@ def main(argv=None) -> int:
     if len(seed_rows) > 1:
         rows.update(seed_rows)
     if not args.no_teacher:
-        rows["(t) teacher head (musicnn, 3-s patches)"] = teacher_rows(args.data)
+        rows[TEACHER_ROW] = teacher_rows(args.data)
     rows["(c) ours, CNN alone"] = evaluate_on_splits(ours_cnn_only, evaluated, genres)
     if ours.clip_model is not None:
         rows[f"(c) ours, CNN + clip stats (w={ours.clip_model.weight:.2f})"] = evaluate_on_splits(
@@ -269,6 +275,7 @@ def main(argv=None) -> int:
             baselines={
                 "svm": rows["(a) SVM on MFCC mean/std"]["test"]["all"]["accuracy"],
                 "seed": rows[list(rows)[1]]["test"]["all"]["accuracy"],
+                "teacher": rows[TEACHER_ROW]["test"]["all"]["accuracy"] if TEACHER_ROW in rows else None,
             },
         )
         print(f"recorded the test figures in {ours_path.with_suffix('.json')}")
