@@ -89,6 +89,28 @@ def tagged_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def untagged_model(tmp_path_factory):
+    """An UNTRAINED genre-only network (no tag head) saved as an artifact with the committed model's
+    feature parameters, as models before the teacher were. Returns the artifact's path."""
+    import dataclasses
+
+    import keras
+
+    from model.artifact import read_metadata, save_artifact
+    from model.network import build_genre_cnn
+
+    committed = read_metadata()
+    keras.utils.set_random_seed(14)
+    network = build_genre_cnn(input_shape=committed.features.input_shape, n_genres=len(committed.genres), width=8)
+    metadata = dataclasses.replace(
+        committed, tags=(), clip_model=None, metrics={}, training={"data": "gtzan", "recipe": "training.train"}
+    )
+    path = tmp_path_factory.mktemp("untagged-model") / "untagged.keras"
+    save_artifact(network, metadata, path=path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tagged_app(start_app, tagged_model) -> AppServer:
     """The app serving `tagged_model`, shared by the session."""
     return start_app("--model", str(tagged_model))

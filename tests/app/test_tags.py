@@ -18,7 +18,10 @@ from tests.app.conftest import TEACHER
 from tests.app.test_api import figure_count
 
 
-def test_without_a_tag_head_nothing_about_tags_is_shown(classifier, full_clip):
+def test_without_a_tag_head_nothing_about_tags_is_shown(untagged_model, full_clip):
+    from model.classifier import GenreClassifier
+
+    classifier = GenreClassifier.load(untagged_model)
     result = classifier.classify(full_clip)
     assert not result.tags and "tags" not in result.to_dict()
     assert "Sounds like" not in summary(result)
