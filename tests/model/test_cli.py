@@ -12,6 +12,7 @@ from model.artifact import read_metadata
 from tests.conftest import REPO
 
 GENRES = set(read_metadata().genres)  # the committed model's
+TAGS = read_metadata().tags
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -37,11 +38,13 @@ def test_json_schema_on_gtzan_clips(full_clip, snippet_clip):
         assert record["genre"] in GENRES
         assert set(record["probabilities"]) == GENRES
         assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert set(record["tags"]) == set(TAGS)  # the committed model has a tag head
+        assert all(0.0 <= p <= 1.0 for p in record["tags"].values())
         assert record["segments"] and record["segments"][0]["start"] == 0.0
         for segment in record["segments"]:
-            assert set(segment) == {"start", "end", "genre", "probabilities"}
+            assert set(segment) == {"start", "end", "genre", "probabilities", "tags"}
             assert segment["end"] > segment["start"]
-            assert set(segment["probabilities"]) == GENRES
+            assert set(segment["probabilities"]) == GENRES and set(segment["tags"]) == set(TAGS)
 
 
 @pytest.mark.slow
