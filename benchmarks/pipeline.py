@@ -46,8 +46,9 @@ def seed_pipeline(
         librosa.feature.mfcc(y=piece, sr=rate, n_mfcc=n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH).T for piece in slices
     ]
     model = keras.saving.load_model(model_path)
-    probabilities = model.predict(np.array(segments)[..., np.newaxis], verbose=0)
-    return probabilities.mean(axis=0)
+    outputs = model.predict(np.array(segments)[..., np.newaxis], verbose=0)
+    genres = outputs[0] if len(model.outputs) > 1 else outputs  # a network with a tag head: its genre output
+    return genres.mean(axis=0)
 
 
 def save_seed_network(out: Path, *, n_genres: int) -> Path:
