@@ -99,8 +99,9 @@ def test_explain_equals_gradcam_on_the_whole_network(classifier, reference_gradc
 
 
 def test_a_page_of_segments_equals_gradcam_on_the_whole_network(classifier, reference_gradcam):
-    result = classifier.classify((SAMPLE_RATE, music(60.0, seed=8)))
-    page = result.segment_range(20, 40)  # as the app explains one page of segments at a time
+    result = classifier.classify((SAMPLE_RATE, music(90.0, seed=8)))  # 30 segments
+    page = result.segment_range(20, 40)  # as the app explains one page of segments at a time (here the last 10)
+    assert page.features.shape[0] == 10
     np.testing.assert_array_equal(page.activations, result.activations[20:40])
     np.testing.assert_array_equal(page.features, result.features[20:40])
     own = np.argmax(page.segment_probabilities, axis=1)
