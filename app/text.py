@@ -25,7 +25,7 @@ FAILURE_TITLE = "Analysis failed"
 TAIL_MARK = "tail"  # shown after the time range of a segment that overlaps the one before it
 TAG_CHOICE = "tag: "  # explain-selector values of tags: "tag: guitar"
 SHOWN_TAGS = 5  # at most this many tags in the "Sounds like" line ...
-TAG_THRESHOLD = 0.15  # ... each at least this probable (a tagger would hardly give a tag below it)
+TAG_THRESHOLD = 0.10  # ... each at least this probable (the student's top tags on the bundled examples: 0.10-0.40)
 TAGS_MEANING = (
     "Tags that a tagger trained on the Million Song Dataset's listener tags would give this recording, each "
     "scored on its own (they need not add up to 100%). They describe the sound, era or mood; they are not genres."
