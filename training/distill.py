@@ -117,7 +117,7 @@ def make_batches(inputs: np.ndarray, data: DistillData, *, settings: DistillSett
     """A keras PyDataset: shuffled, masked, mixed batches of (input, (genre target, tag target), weights)."""
     import keras
 
-    from training.train import spec_augment
+    from training.train import mixup, spec_augment
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -140,16 +140,9 @@ def make_batches(inputs: np.ndarray, data: DistillData, *, settings: DistillSett
                 coeff_masks=settings.coeff_masks,
                 cell_masks=settings.cell_masks,
             )
-            genre, tags, w = data.genre_targets[rows], data.tag_targets[rows], data.weights[rows]
-            if settings.mixup_alpha > 0:
-                lam = self.rng.beta(settings.mixup_alpha, settings.mixup_alpha, size=(len(rows), 1)).astype(np.float32)
-                lam = np.maximum(lam, 1.0 - lam)  # the first segment stays dominant
-                partner = self.rng.permutation(len(rows))
-                x = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[partner]
-                genre = lam * genre + (1.0 - lam) * genre[partner]
-                tags = lam * tags + (1.0 - lam) * tags[partner]
-                w = lam[:, 0] * w + (1.0 - lam[:, 0]) * w[partner]
-            return x, (genre, tags), (w, w)
+            targets = (data.genre_targets[rows], data.tag_targets[rows])
+            x, targets, w = mixup(x, targets, data.weights[rows], alpha=settings.mixup_alpha, rng=self.rng)
+            return x, targets, (w, w)
 
     return Batches()
 

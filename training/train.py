@@ -128,6 +128,21 @@ def spec_augment(
     return batch
 
 
+def mixup(
+    x: np.ndarray, targets: tuple[np.ndarray, ...], weights: np.ndarray, *, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """Mix each segment of a batch with a random partner: inputs (n, ...), every (n, k) target and the (n,) weights
+    by the same Beta(alpha, alpha) share, the first segment dominant. ``alpha`` 0 returns them unchanged."""
+    if alpha <= 0:
+        return x, targets, weights
+    lam = rng.beta(alpha, alpha, size=(x.shape[0], 1)).astype(np.float32)
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = rng.permutation(x.shape[0])
+    x_lam = lam.reshape(-1, *([1] * (x.ndim - 1)))
+    mixed = tuple(lam * target + (1.0 - lam) * target[partner] for target in targets)
+    return x_lam * x + (1.0 - x_lam) * x[partner], mixed, lam[:, 0] * weights + (1.0 - lam[:, 0]) * weights[partner]
+
+
 def make_batches(inputs, targets, weights, *, settings: Settings, n_genres: int):
     """A keras PyDataset that shuffles, masks and mixes the training segments every epoch."""
     import keras
@@ -154,14 +169,7 @@ def make_batches(inputs, targets, weights, *, settings: Settings, n_genres: int)
                 cell_masks=settings.cell_masks,
             )
             y = np.eye(n_genres, dtype=np.float32)[targets[rows]]
-            w = weights[rows]
-            if settings.mixup_alpha > 0:
-                lam = self.rng.beta(settings.mixup_alpha, settings.mixup_alpha, size=(len(rows), 1)).astype(np.float32)
-                lam = np.maximum(lam, 1.0 - lam)  # the first segment stays dominant
-                partner = self.rng.permutation(len(rows))
-                x = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[partner]
-                y = lam * y + (1.0 - lam) * y[partner]
-                w = lam[:, 0] * w + (1.0 - lam[:, 0]) * w[partner]
+            x, (y,), w = mixup(x, (y,), weights[rows], alpha=settings.mixup_alpha, rng=self.rng)
             return x, y, w
 
     return Batches()
