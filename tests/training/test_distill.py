@@ -88,3 +88,24 @@ def test_the_student_is_an_artifact_with_genres_and_tags(smoke_run):
     metadata = json.loads(out.with_suffix(".json").read_text())
     assert metadata["training"]["teacher"].startswith("musicnn")
     assert metadata["training"]["transfer_tracks"] == 2
+
+
+@pytest.mark.parametrize("momentum", [0.5, 0.0])
+def test_the_weight_average_follows_the_steps_and_is_applied_only_inside_its_block(momentum):
+    import keras
+
+    from training.distill import WeightAverage
+
+    network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    kernel = network.trainable_weights[0]
+    start = kernel.numpy().copy()
+    average = WeightAverage(network, momentum=momentum)
+    for step in (1, 2):
+        kernel.assign(start + step)
+        average.update()
+    # the first two steps ramp: min(0.5, 2/11) = 0.18, then min(0.5, 3/12) = 0.25
+    first = 2 / 11 * start + 9 / 11 * (start + 1)
+    expected = 0.25 * first + 0.75 * (start + 2) if momentum else start + 2
+    with average.applied():
+        np.testing.assert_allclose(kernel.numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(kernel.numpy(), start + 2)  # the raw weights are back
