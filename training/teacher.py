@@ -38,6 +38,7 @@ N_MELS = 96
 PATCH_FRAMES = 187  # frames per patch: 3 s at 16 kHz / 256
 PATCH_SAMPLES = (PATCH_FRAMES - 1) * HOP_LENGTH  # samples whose centred frames make one patch
 TEACHER_RMS_DBFS = -17.0  # RMS before the log compression (GTZAN train: median -14.9 dBFS, long clips -20.2)
+PENULTIMATE_UNITS = 200  # the dense layer before the tags
 BATCH_NORM_EPSILON = 1e-3  # TF1 layers' default, which musicnn trained with
 
 # MSD_musicnn's 50 tags in output order (musicnn/configuration.py, MSD_LABELS).
@@ -177,7 +178,7 @@ def build_musicnn(*, n_tags: int = len(TAGS)):
     mean = layers.Reshape((features.shape[2], 1))(layers.GlobalAveragePooling1D(name="time_mean")(features))
     pooled = layers.Flatten(name="interleave")(layers.Concatenate(axis=2)([peak, mean]))  # (b, 1506)
     pooled = batch_norm(9)(pooled)
-    dense = layers.Dense(200, activation="relu", name="dense")(pooled)
+    dense = layers.Dense(PENULTIMATE_UNITS, activation="relu", name="dense")(pooled)
     penultimate = batch_norm(10)(dense)
     logits = layers.Dense(n_tags, name="dense_1")(penultimate)
     tags = layers.Activation("sigmoid", name="tags")(logits)

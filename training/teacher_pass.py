@@ -17,8 +17,9 @@ music, not once per copy. Each item and view is one file ``<cache>/<split>/<item
 Files already there are skipped, so an interrupted pass resumes. GTZAN's `train` clips get every
 view, segments TRAIN_HOP_SECONDS apart; `valid` and `test` clips get the clean view alone, back to
 back, and are used only to evaluate the teacher's genre head, never for training; transfer tracks get
-the clean view (and ``--music-views``), every TRANSFER_STRIDE-th back-to-back segment of their first
-MAX_TRACK_SECONDS (segments spread over the track, at a sixth of the teacher's cost).
+the clean view, every TRANSFER_STRIDE-th back-to-back segment of their first MAX_TRACK_SECONDS
+(segments spread over the track, at a sixth of the teacher's cost), and the BETWEEN view: the clean
+audio's segments halfway between those (as much music again, also heard by the teacher).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from training.transfer import MAX_TRACK_SECONDS, list_tracks
 STORED_MFCC = 40  # coefficients kept in the cache; the first 20 are exactly the 20-coefficient MFCC
 TRAIN_HOP_SECONDS = 1.5  # GTZAN train segments overlap by half, as in training.train
 TRANSFER_STRIDE = 6  # transfer tracks: every sixth 3-s segment (10 spread over a 3-minute track)
+BETWEEN = "between"  # transfer view: clean audio, the segments TRANSFER_STRIDE // 2 after the clean view's
 CACHE_DIR = Path(__file__).resolve().parent / "cache" / "teacher"
 
 
@@ -62,7 +64,7 @@ def stored_config(*, hop_seconds: float) -> FeatureConfig:
 
 def view_audio(samples: np.ndarray, *, item_id: str, view: str, sample_rate: int) -> np.ndarray:
     """The clean audio or one channel copy, seeded by item and view (as training.dataset seeds them)."""
-    if view == "clean":
+    if view in ("clean", BETWEEN):
         return samples
     seed = int(hashlib.sha1(f"{item_id}/{view}".encode()).hexdigest()[:8], 16)
     return augment_audio(samples, kind=view, sample_rate=sample_rate, seed=seed)
@@ -75,15 +77,17 @@ def pass_item(
     hop_seconds: float,
     max_seconds: float,
     stride: int,
+    offset: int = 0,
     teacher,
     clean: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Segments and teacher outputs of one item's view (see the module docstring for the arrays).
 
+    ``stride``, ``offset`` : keep segments offset, offset + stride, ... of the back-to-back cut.
     ``clean`` : the item's clean view, whose teacher outputs a channel view reuses (None: run the teacher).
     """
     from model.audio import load_audio
-    from training.teacher import run_teacher, teacher_patches
+    from training.teacher import PENULTIMATE_UNITS, TAGS, run_teacher, teacher_patches
 
     config = stored_config(hop_seconds=hop_seconds)
     samples = view_audio(
@@ -93,9 +97,11 @@ def pass_item(
         sample_rate=config.sample_rate,
     )
     segments = mfcc_segments(samples, config=config)
-    keep = np.arange(0, segments.starts.shape[0], stride)
+    keep = np.arange(offset, segments.starts.shape[0], stride)
     starts, mfcc = segments.starts[keep], segments.features[keep, :, :, 0]
-    if clean is not None:
+    if not keep.size:  # a track too short to have a segment in this view
+        tags, penultimate = np.zeros((0, len(TAGS))), np.zeros((0, PENULTIMATE_UNITS))
+    elif clean is not None:
         nearest = np.abs(starts[:, np.newaxis] - clean["starts"][np.newaxis, :]).argmin(axis=1)
         tags, penultimate = clean["tags"][nearest], clean["penultimate"][nearest]
     else:
@@ -168,15 +174,23 @@ def run(pairs: list[tuple[Item, str]], *, cache: Path, log=print) -> None:
     for done, (item, view) in enumerate(todo, start=1):
         hop = TRAIN_HOP_SECONDS if item.split == "train" else DEFAULT_CONFIG.segment_seconds
         longest, stride = (MAX_TRACK_SECONDS, TRANSFER_STRIDE) if item.split == "transfer" else (600.0, 1)
+        offset = TRANSFER_STRIDE // 2 if view == BETWEEN else 0
         clean = None
-        if view != "clean":
+        if view not in ("clean", BETWEEN):
             if not cache_file(cache, item, "clean").is_file():
                 continue  # its clean view could not be decoded
             with np.load(cache_file(cache, item, "clean")) as values:
                 clean = dict(values)
         try:
             arrays = pass_item(
-                item, view=view, hop_seconds=hop, max_seconds=longest, stride=stride, teacher=teacher, clean=clean
+                item,
+                view=view,
+                hop_seconds=hop,
+                max_seconds=longest,
+                stride=stride,
+                offset=offset,
+                teacher=teacher,
+                clean=clean,
             )
         except AudioInputError as error:
             log(f"skipped {item.path}: {error}")
@@ -201,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--music", type=Path, default=None, help="transfer music from `training.transfer fetch`")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR)
     parser.add_argument("--train-views", default=",".join(("clean", *CHANNELS)), help="views of GTZAN train clips")
-    parser.add_argument("--music-views", default="clean", help="views of transfer tracks")
+    parser.add_argument("--music-views", default=f"clean,{BETWEEN}", help="views of transfer tracks")
     parser.add_argument("--smoke", action="store_true", help="one clip per genre and split, two transfer tracks")
     args = parser.parse_args(argv)
     items = gtzan_items(args.data)

@@ -63,6 +63,9 @@ def test_teacher_pass_pairs_each_student_segment_with_one_teacher_patch(smoke_ru
     assert len(transfer) == 2
     with np.load(transfer[0]) as values:  # every sixth 3-s segment of a 30-s track
         np.testing.assert_allclose(values["starts"], [0.0, 18.0], atol=0.05)
+    with np.load(transfer[0].with_name("between.npz")) as values:  # and the segments halfway between
+        assert values["starts"].shape[0] >= 1 and values["tags"].shape[0] == values["starts"].shape[0]
+        np.testing.assert_allclose(values["starts"], [9.0, 27.0][: values["starts"].shape[0]], atol=0.05)
     train_views = {file.stem for file in cache.glob("train/*/*.npz")}
     assert train_views == {"clean", "noise", "lowpass", "mp3", "telephone"}
 

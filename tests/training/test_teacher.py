@@ -83,3 +83,16 @@ def test_transfer_tracks_leave_out_duplicates_short_files_and_example_sources(tm
     tracks = list_tracks(tmp_path, excluded={"/usr/share/games/somegame/example_source.ogg"})
     assert [track.path.name for track in tracks] == ["a.ogg"]
     assert tracks[0].package == "somegame-music" and tracks[0].seconds == pytest.approx(30.0, abs=0.5)
+
+
+def test_a_track_too_short_for_the_between_view_gives_an_empty_view(tmp_path):
+    from training.teacher_pass import BETWEEN, TRANSFER_STRIDE, Item, pass_item
+
+    y, rate = soundfile.read(EXAMPLES_DIR / "hyperrogue_caribbean.ogg", frames=8 * 22050)
+    soundfile.write(tmp_path / "short.wav", y, rate)
+    item = Item(item_id="short", path=tmp_path / "short.wav", genre=None, split="transfer", kind="track")
+    arrays = pass_item(
+        item, view=BETWEEN, hop_seconds=3.0, max_seconds=180.0, stride=TRANSFER_STRIDE, offset=3, teacher=None
+    )  # 8 s: segments at 0 and 3 s, none at 9 s, so the teacher is never asked
+    assert arrays["mfcc"].shape[0] == arrays["tags"].shape[0] == arrays["penultimate"].shape[0] == 0
+    assert arrays["tags"].shape[1] == 50 and arrays["penultimate"].shape[1] == 200
