@@ -13,8 +13,8 @@ same input ("a good teacher is patient and consistent", Beyer et al., 2022). Tar
 - tags: the teacher's 50 tag probabilities (binary cross-entropy), weighted by ``tag_weight``.
 
 Mixup mixes two segments' inputs and both of their targets; SpecAugment-style masks hide stripes and
-cells of the student's input. A moving average of the weights (``ema``) is what is evaluated, and its epoch
-is chosen on `valid` per clip (the student's genre head).
+cells of the student's input. The epoch is chosen on `valid` per clip (the student's genre head); with
+``ema``, a moving average of the weights is what is evaluated and kept.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.dataset import CHANNELS
 from training.settings import add_arguments, as_dict, from_arguments, setting
 from training.teacher_head import HEAD_FILE, PassedSplit, TeacherHead, gtzan_clips, read_split, split_report
 from training.teacher_pass import CACHE_DIR
@@ -56,7 +57,8 @@ class DistillSettings:
     coeff_masks: int = setting(1, "masked coefficient stripes per segment, each up to 3 coefficients")
     cell_masks: float = setting(0.3, "each segment loses a U(0, this) fraction of single cells")
     transfer: bool = setting(True, "train on the transfer music too (off: GTZAN train alone)")
-    ema: float = setting(0.998, "momentum of the weights' moving average (evaluated and kept); 0: raw weights")
+    between: bool = setting(False, "also the transfer tracks' 'between' view (teacher_pass --music-views ...)")
+    ema: float = setting(0.0, "momentum of a moving average of the weights, evaluated and kept; 0: raw weights")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     transfer = None
     if settings.transfer:
         tracks = {folder.name: (None, "track") for folder in (args.cache / "transfer").glob("*")}
-        transfer = read_split(args.cache, "transfer", kinds=tracks) if tracks else None
+        views = None if settings.between else ("clean", *CHANNELS)
+        transfer = read_split(args.cache, "transfer", kinds=tracks, views=views) if tracks else None
     data = distill_data(train, transfer, head=head, settings=settings)
     print(
         f"{len(train.item_ids)} train clips ({train.tags.shape[0]} segments), "

@@ -25,7 +25,12 @@ def smoke_run(tmp_path_factory, gtzan_dir):
         shutil.copy(EXAMPLES_DIR / name, music / name)
     cache = root / "cache"
     assert (
-        teacher_pass.main(["--data", str(gtzan_dir), "--music", str(root / "music"), "--cache", str(cache), "--smoke"])
+        teacher_pass.main(
+            [
+                *("--data", str(gtzan_dir), "--music", str(root / "music"), "--cache", str(cache)),
+                *("--music-views", "clean,between", "--smoke"),
+            ]
+        )
         == 0
     )
     assert teacher_head.main(["--data", str(gtzan_dir), "--cache", str(cache), "--out", str(root / "head.json")]) == 0
@@ -82,7 +87,7 @@ def test_the_student_is_an_artifact_with_genres_and_tags(smoke_run):
     from model.classifier import GenreClassifier
     from training.teacher import TAGS
 
-    _, _, out = smoke_run
+    cache, _, out = smoke_run
     classifier = GenreClassifier.load(out)
     assert classifier.tags == TAGS
     result = classifier.classify(str(EXAMPLES_DIR / "muldjord_armygeddon.ogg"))
@@ -91,6 +96,11 @@ def test_the_student_is_an_artifact_with_genres_and_tags(smoke_run):
     metadata = json.loads(out.with_suffix(".json").read_text())
     assert metadata["training"]["teacher"].startswith("musicnn")
     assert metadata["training"]["transfer_tracks"] == 2
+    clean_segments = 0
+    for file in cache.glob("transfer/*/clean.npz"):
+        with np.load(file) as values:
+            clean_segments += values["starts"].shape[0]
+    assert metadata["training"]["transfer_segments"] == clean_segments  # the 'between' views only with --between
 
 
 @pytest.mark.parametrize("momentum", [0.5, 0.0])
