@@ -20,7 +20,6 @@ cells of the student's input. The epoch is chosen on `valid` per clip (the stude
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -58,7 +57,7 @@ class DistillSettings:
     cell_masks: float = setting(0.3, "each segment loses a U(0, this) fraction of single cells")
     transfer: bool = setting(True, "train on the transfer music too (off: GTZAN train alone)")
     between: bool = setting(False, "also the transfer tracks' 'between' view (teacher_pass --music-views ...)")
-    ema: float = setting(0.0, "momentum of a moving average of the weights, evaluated and kept; 0: raw weights")
+    ema: float = setting(0.0, "> 0: evaluate and keep a moving average of the weights (this momentum per step)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +170,7 @@ def train_student(
     import keras
 
     from model.network import GENRE_OUTPUT, TAG_OUTPUT, build_genre_cnn
+    from training.train import adam_with_average
 
     keras.utils.set_random_seed(settings.seed)
     mean = data.inputs.mean(axis=(0, 1)).astype(np.float32)
@@ -189,78 +189,32 @@ def train_student(
     schedule = keras.optimizers.schedules.CosineDecay(
         settings.learning_rate, len(batches) * settings.epochs, alpha=0.05
     )
+    optimizer, swap = adam_with_average(schedule, ema=settings.ema)
     network.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=optimizer,
         loss={GENRE_OUTPUT: keras.losses.CategoricalCrossentropy(), TAG_OUTPUT: keras.losses.BinaryCrossentropy()},
         loss_weights={GENRE_OUTPUT: 1.0, TAG_OUTPUT: settings.tag_weight},
     )
-    history = {"valid_clip_accuracy": [], "raw_valid_clip_accuracy": [], "loss": []}
+    history = {"valid_clip_accuracy": [], "loss": []}
     best = {"accuracy": -1.0, "epoch": 0, "weights": None}
-    average = WeightAverage(network, momentum=settings.ema)
-
-    def valid_accuracy() -> float:
-        probabilities = network.predict(valid_x, batch_size=256, verbose=0)[0]
-        return split_report(probabilities, valid, clips, genres)["all"]["accuracy"]
 
     class ChooseOnValid(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            average.update()
-
         def on_epoch_end(self, epoch, logs=None):
-            raw = valid_accuracy()
-            with average.applied():
-                accuracy = valid_accuracy() if settings.ema else raw
-                if accuracy > best["accuracy"]:
-                    best.update(accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
+            probabilities = network.predict(valid_x, batch_size=256, verbose=0)[0]
+            accuracy = split_report(probabilities, valid, clips, genres)["all"]["accuracy"]
             history["valid_clip_accuracy"].append(accuracy)
-            history["raw_valid_clip_accuracy"].append(raw)
             history["loss"].append(float(logs.get("loss", float("nan"))))
+            if accuracy > best["accuracy"]:
+                best.update(accuracy=accuracy, epoch=epoch + 1, weights=network.get_weights())
             log(
                 f"epoch {epoch + 1:3d}/{settings.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                f"valid per-clip accuracy {accuracy:.3f} (raw weights {raw:.3f})  "
-                f"(best {best['accuracy']:.3f} @ {best['epoch']})"
+                f"valid per-clip accuracy {accuracy:.3f}  (best {best['accuracy']:.3f} @ {best['epoch']})"
             )
 
-    network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[ChooseOnValid()])
+    network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[*swap, ChooseOnValid()])
     network.set_weights(best["weights"])
     history["best_epoch"], history["best_valid_clip_accuracy"] = best["epoch"], best["accuracy"]
     return network, mean, std, history
-
-
-class WeightAverage:
-    """An exponential moving average of a network's trainable weights, updated after every step.
-
-    The momentum ramps up as min(momentum, (1 + t) / (10 + t)) so that the first steps' random weights fade
-    fast. ``applied()`` puts the average into the network for the duration of a ``with`` block (batch-norm
-    statistics are left as they are: they are a moving average already).
-    """
-
-    def __init__(self, network, *, momentum: float):
-        self.network, self.momentum, self.steps = network, momentum, 0
-        self.values = [variable.numpy().copy() for variable in network.trainable_weights]
-
-    def update(self) -> None:
-        if not self.momentum:
-            return
-        self.steps += 1
-        momentum = min(self.momentum, (1 + self.steps) / (10 + self.steps))
-        for value, variable in zip(self.values, self.network.trainable_weights, strict=True):
-            value *= momentum
-            value += (1.0 - momentum) * variable.numpy()
-
-    @contextlib.contextmanager
-    def applied(self):
-        if not self.momentum:
-            yield
-            return
-        raw = [variable.numpy() for variable in self.network.trainable_weights]
-        for value, variable in zip(self.values, self.network.trainable_weights, strict=True):
-            variable.assign(value)
-        try:
-            yield
-        finally:
-            for value, variable in zip(raw, self.network.trainable_weights, strict=True):
-                variable.assign(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -232,11 +232,7 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
     batches = make_batches(train_x, train.labels, weights, settings=settings, n_genres=n_genres)
     steps = max(1, len(batches) * settings.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)
-    optimizer = (
-        keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=settings.ema)
-        if settings.ema > 0
-        else keras.optimizers.Adam(schedule)
-    )
+    optimizer, swap = adam_with_average(schedule, ema=settings.ema)
     network.compile(
         optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
     )
@@ -266,14 +262,32 @@ def train_network(train, valid, *, genres, config, settings: Settings, degraded_
                 f"valid per-clip accuracy {accuracy:.3f}{robust}  (best {best['score']:.3f} @ {best['epoch']})"
             )
 
-    # with EMA, the averaged weights are swapped in at each epoch's end, before ChooseOnValid reads them
-    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if settings.ema > 0 else []
     network.fit(batches, epochs=settings.epochs, verbose=0, callbacks=[*swap, ChooseOnValid()])
     network.set_weights(best["weights"])
     history["best_epoch"] = best["epoch"]
     history["best_valid_clip_accuracy"] = best["accuracy"]
     history["best_valid_score"] = best["score"]
     return network, mean, std, history
+
+
+def adam_with_average(schedule, *, ema: float):
+    """Adam on ``schedule`` and the callbacks that go first in ``fit``.
+
+    With ``ema`` > 0 the optimizer keeps a moving average of the weights (this momentum per step), and the
+    callback swaps it in at each epoch's end, before the callbacks after it read the network (and back
+    at the next epoch's start): what is evaluated on valid, and kept, is the average. With 0: plain Adam.
+
+    Returns
+    -------
+    (keras.optimizers.Adam, list of callbacks)
+    """
+    import keras
+
+    if ema <= 0:
+        return keras.optimizers.Adam(schedule), []
+    return keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=ema), [
+        keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+    ]
 
 
 def smoke_subset(clips, *, per_genre: int = SMOKE_CLIPS_PER_GENRE):
