@@ -15,6 +15,7 @@ import pytest
 from model.artifact import ModelMetadata, read_metadata
 from model.features import DEFAULT_CONFIG, SAMPLE_RATE, SEGMENT_HOP_SECONDS
 from model.network import GRADCAM_LAYER, build_genre_cnn
+from tests.model.networks import set_trained_batch_norm
 
 GENRES = read_metadata().genres  # the committed model's, for a network of the same shape
 
@@ -42,17 +43,7 @@ def classifier():
     network = build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES))
     shape = (DEFAULT_CONFIG.n_mfcc, DEFAULT_CONFIG.n_channels)
     rng = np.random.default_rng(0)
-    for layer in network.layers:  # batch norm as after training, so that folding it is tested for real
-        if isinstance(layer, keras.layers.BatchNormalization):
-            filters = layer.get_weights()[0].shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, filters),
-                    rng.normal(0, 0.3, filters),
-                    rng.normal(0, 0.5, filters),
-                    rng.uniform(0.3, 2.0, filters),
-                ]
-            )
+    set_trained_batch_norm(network, rng=rng)
     metadata = ModelMetadata(
         genres=GENRES,
         features=DEFAULT_CONFIG,

@@ -17,6 +17,7 @@ from model.artifact import ArtifactError, ModelMetadata, load_artifact, metadata
 from model.features import DEFAULT_CONFIG, SAMPLE_RATE
 from model.network import GRADCAM_LAYER, build_genre_cnn
 from tests.conftest import EXAMPLES_DIR, REPO
+from tests.model.networks import set_trained_batch_norm
 from tests.model.test_equivalence import GENRES, music
 
 TAGS = ("rock", "electronic", "guitar", "female vocalists", "80s")
@@ -28,17 +29,7 @@ def two_head_network(*, seed: int = 11, n_tags: int = len(TAGS)):
     keras.utils.set_random_seed(seed)
     network = build_genre_cnn(input_shape=DEFAULT_CONFIG.input_shape, n_genres=len(GENRES), n_tags=n_tags, width=16)
     rng = np.random.default_rng(seed)
-    for layer in network.layers:  # batch norm as after training, so that folding it is tested for real
-        if isinstance(layer, keras.layers.BatchNormalization):
-            filters = layer.get_weights()[0].shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, filters),
-                    rng.normal(0, 0.3, filters),
-                    rng.normal(0, 0.5, filters),
-                    rng.uniform(0.3, 2.0, filters),
-                ]
-            )
+    set_trained_batch_norm(network, rng=rng)
     return network
 
 
