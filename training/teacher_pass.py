@@ -44,6 +44,7 @@ STORED_MFCC = 40  # coefficients kept in the cache; the first 20 are exactly the
 TRAIN_HOP_SECONDS = 1.5  # GTZAN train segments overlap by half, as in training.train
 TRANSFER_STRIDE = 6  # transfer tracks: every sixth 3-s segment (10 spread over a 3-minute track)
 BETWEEN = "between"  # transfer view: clean audio, the segments TRANSFER_STRIDE // 2 after the clean view's
+CLEAN_AUDIO = ("clean", BETWEEN)  # views of the clean audio, which the teacher hears; the others reuse its outputs
 CACHE_DIR = Path(__file__).resolve().parent / "cache" / "teacher"
 
 
@@ -65,7 +66,7 @@ def stored_config(*, hop_seconds: float) -> FeatureConfig:
 
 def view_audio(samples: np.ndarray, *, item_id: str, view: str, sample_rate: int) -> np.ndarray:
     """The clean audio or one channel copy, seeded by item and view (as training.dataset seeds them)."""
-    if view in ("clean", BETWEEN):
+    if view in CLEAN_AUDIO:
         return samples
     seed = int(hashlib.sha1(f"{item_id}/{view}".encode()).hexdigest()[:8], 16)
     return augment_audio(samples, kind=view, sample_rate=sample_rate, seed=seed)
@@ -177,7 +178,7 @@ def run(pairs: list[tuple[Item, str]], *, cache: Path, log=print) -> None:
         longest, stride = (MAX_TRACK_SECONDS, TRANSFER_STRIDE) if item.split == "transfer" else (600.0, 1)
         offset = TRANSFER_STRIDE // 2 if view == BETWEEN else 0
         clean = None
-        if view not in ("clean", BETWEEN):
+        if view not in CLEAN_AUDIO:
             if not cache_file(cache, item, "clean").is_file():
                 continue  # its clean view could not be decoded
             with np.load(cache_file(cache, item, "clean")) as values:
